@@ -1,0 +1,87 @@
+//! Command-line surface (clap derive). Each subcommand turns its flags into library options,
+//! calls the library, prints, and picks the exit status.
+
+mod rules;
+mod scan;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use picket::config::Config;
+use picket::{Engine, EngineConfig};
+
+/// Content-security scanner for text crossing the LLM boundary.
+#[derive(Parser)]
+#[command(name = "picket", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Scan one text, JSON Lines, or stdin; print one JSON report per text.
+    Scan(scan::ScanArgs),
+    /// Lint, test and list rule packs.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+}
+
+/// Flags shared by every command that builds an engine.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct EngineArgs {
+    /// Configuration file (policies, packs, model); see docs/configuration.md.
+    #[arg(long, global = true, env = "PICKET_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Extra rule pack file or folder (repeatable), loaded after the shipped packs.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Run rules only, without the intent classifier.
+    #[arg(long)]
+    pub no_classifier: bool,
+}
+
+impl EngineArgs {
+    /// The config file's settings, or the defaults.
+    pub fn load_config(&self) -> anyhow::Result<Config> {
+        match &self.config {
+            Some(path) => Ok(Config::load(path)?),
+            None => Ok(Config::default()),
+        }
+    }
+
+    /// Build the engine from the config file and flags.
+    pub fn engine(&self) -> anyhow::Result<Engine> {
+        let config = self.load_config()?;
+        let mut extra = config.pack_dirs.clone();
+        extra.extend(self.rules.iter().cloned());
+        let engine = Engine::new(EngineConfig {
+            extra_packs: extra,
+            no_builtin_packs: !config.builtin_packs,
+            policies: config.policies.clone(),
+            hash_key: config.hash_key.clone(),
+            vault: config.vault,
+            max_text_bytes: usize::MAX,
+            classifier: None,
+        })?;
+        Ok(engine)
+    }
+}
+
+/// Parse arguments and run; errors print their whole chain and exit 2.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Scan(args) => scan::run(args),
+        Command::Rules(cmd) => rules::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("picket: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

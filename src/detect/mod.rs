@@ -1,0 +1,94 @@
+//! Detectors: each reads a [`ScanText`] and pushes findings, in original coordinates, into a
+//! caller-owned vector.
+
+pub mod evasion;
+pub mod keywords;
+pub mod regex;
+pub mod validators;
+
+use serde::Serialize;
+
+use crate::span::Span;
+use crate::text::decode::{find_payloads, DecodeLimits};
+use crate::text::ScanText;
+
+pub use evasion::{EvasionDetector, EvasionKind};
+pub use keywords::{KeywordDetector, KeywordRule};
+pub use regex::{Context, RegexDetector, RegexRule};
+pub use validators::Validator;
+
+/// Index of a rule in the compiled rule table.
+pub type RuleId = u32;
+
+/// How a finding was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// Matched on the original text.
+    Direct,
+    /// Matched on the normalized view.
+    Normalized,
+    /// Matched inside a decoded payload; the span is the encoded payload.
+    Decoded,
+}
+
+/// One rule firing on one span of the original text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Finding {
+    /// The rule.
+    pub rule: RuleId,
+    /// Where, in the original text.
+    pub span: Span,
+    /// Score in (0, 1] after validators and context words.
+    pub score: f32,
+    /// How it was reached.
+    pub via: Via,
+}
+
+/// Something that finds rule matches in a text.
+pub trait Detector: Send + Sync {
+    /// Push every finding in `text` onto `out`.
+    fn detect(&self, text: &ScanText<'_>, out: &mut Vec<Finding>);
+}
+
+/// All detectors of a compiled pack set, plus payload decoding.
+pub struct Detectors {
+    pub keywords: KeywordDetector,
+    pub regex: RegexDetector,
+    pub evasion: EvasionDetector,
+    pub decode_limits: DecodeLimits,
+}
+
+/// Nested payloads (base64 of hex of ...) are followed this deep.
+const MAX_DECODE_DEPTH: usize = 2;
+
+impl Detectors {
+    /// Run every detector over `text`, then over the payloads decoded from it.
+    pub fn run(&self, text: &ScanText<'_>, out: &mut Vec<Finding>) {
+        self.regex.detect(text, out);
+        self.keywords.detect(text, out);
+        self.evasion.detect(text, out);
+        if let Some(encoded_rule) = self.evasion.encoded_rule() {
+            self.run_payloads(text.original, encoded_rule, 0, out);
+        }
+    }
+
+    fn run_payloads(&self, original: &str, encoded_rule: (RuleId, f32), depth: usize, out: &mut Vec<Finding>) {
+        if depth >= MAX_DECODE_DEPTH {
+            return;
+        }
+        for payload in find_payloads(original, &self.decode_limits) {
+            let inner_text = ScanText::new(&payload.decoded);
+            let mut inner = Vec::new();
+            self.regex.detect(&inner_text, &mut inner);
+            self.keywords.detect(&inner_text, &mut inner);
+            self.run_payloads(&payload.decoded, encoded_rule, depth + 1, &mut inner);
+            if inner.is_empty() {
+                continue;
+            }
+            let (rule, score) = encoded_rule;
+            out.push(Finding { rule, span: payload.span, score, via: Via::Decoded });
+            out.extend(inner.into_iter().map(|f| Finding { span: payload.span, via: Via::Decoded, ..f }));
+        }
+    }
+}

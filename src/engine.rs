@@ -1,0 +1,309 @@
+//! The engine: current packs, classifier and policies; `scan` is the one entry point that the
+//! CLI, the HTTP server and the batch scanner all call.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+
+use crate::classify::{Classifier, ModelError};
+use crate::detect::{Finding, RuleId};
+use crate::mask::{MaskSpan, Masker};
+use crate::pack::{self, Action, CompiledPacks, MaskOp, PackError, PackSource};
+use crate::policy::{blocking_categories, CategoryScores, Decision, Direction, Policy};
+use crate::report::{Categories, Report, ReportFinding};
+use crate::span::CharIndex;
+use crate::text::ScanText;
+use crate::vault::{SessionTokens, Vault, VaultLimits};
+
+/// Everything needed to build an [`Engine`].
+pub struct EngineConfig {
+    /// Pack files or folders loaded after the shipped packs.
+    pub extra_packs: Vec<PathBuf>,
+    /// Leave the shipped packs out (only `extra_packs` are loaded).
+    pub no_builtin_packs: bool,
+    /// Named policies besides (or replacing) `default`.
+    pub policies: Vec<Policy>,
+    /// Key for the `hash` mask operator; random per process when absent.
+    pub hash_key: Option<Vec<u8>>,
+    pub vault: VaultLimits,
+    /// Longest text accepted, in bytes.
+    pub max_text_bytes: usize,
+    /// The intent classifier, if one is loaded.
+    pub classifier: Option<Arc<Classifier>>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            extra_packs: Vec::new(),
+            no_builtin_packs: false,
+            policies: Vec::new(),
+            hash_key: None,
+            vault: VaultLimits::default(),
+            max_text_bytes: 4 << 20,
+            classifier: None,
+        }
+    }
+}
+
+/// One scan's inputs.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanRequest<'a> {
+    pub text: &'a str,
+    pub direction: Direction,
+    /// Policy name; `default` when absent.
+    pub policy: Option<&'a str>,
+    /// Session for reversible `token` masking.
+    pub session: Option<&'a str>,
+    /// Tenant that owns the session (the API key's tenant in the daemon).
+    pub tenant: &'a str,
+    /// Return the masked text whatever the decision.
+    pub return_masked: bool,
+    /// Run the classifier (when one is loaded).
+    pub classify: bool,
+}
+
+impl<'a> ScanRequest<'a> {
+    /// A request with defaults: default policy, no session, classifier on.
+    pub fn new(text: &'a str, direction: Direction) -> ScanRequest<'a> {
+        ScanRequest { text, direction, policy: None, session: None, tenant: "", return_masked: false, classify: true }
+    }
+}
+
+/// Why a scan could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScanError {
+    #[error("unknown policy {0:?}")]
+    UnknownPolicy(String),
+    #[error("text is {len} bytes; the limit is {max}")]
+    TooLarge { len: usize, max: usize },
+    #[error("classifier failed: {0}")]
+    Classifier(#[from] ModelError),
+}
+
+/// The scanning engine. `Send + Sync`; share it as `Arc<Engine>`.
+pub struct Engine {
+    packs: ArcSwap<CompiledPacks>,
+    pack_paths: Vec<PathBuf>,
+    builtin: bool,
+    policies: HashMap<String, Policy>,
+    masker: Masker,
+    vault: Vault,
+    vault_limits: VaultLimits,
+    max_text_bytes: usize,
+    classifier: Option<Arc<Classifier>>,
+}
+
+impl Engine {
+    /// Compile the packs and build the engine.
+    pub fn new(config: EngineConfig) -> Result<Engine, PackError> {
+        let packs = load_packs(config.no_builtin_packs, &config.extra_packs)?;
+        let mut policies: HashMap<String, Policy> = HashMap::new();
+        policies.insert("default".into(), Policy::default_policy());
+        for p in config.policies {
+            policies.insert(p.name.clone(), p);
+        }
+        let key = config.hash_key.unwrap_or_else(random_key);
+        Ok(Engine {
+            packs: ArcSwap::from_pointee(packs),
+            pack_paths: config.extra_packs,
+            builtin: !config.no_builtin_packs,
+            policies,
+            masker: Masker::new(key),
+            vault: Vault::new(config.vault),
+            vault_limits: config.vault,
+            max_text_bytes: config.max_text_bytes,
+            classifier: config.classifier,
+        })
+    }
+
+    /// The packs in use now.
+    pub fn packs(&self) -> Arc<CompiledPacks> {
+        self.packs.load_full()
+    }
+
+    /// The classifier, if loaded.
+    pub fn classifier(&self) -> Option<&Arc<Classifier>> {
+        self.classifier.as_ref()
+    }
+
+    /// Names of the known policies.
+    pub fn policy_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.policies.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Look a policy up by name.
+    pub fn policy(&self, name: &str) -> Option<&Policy> {
+        self.policies.get(name)
+    }
+
+    /// Re-read and compile the packs off to the side; swap them in only when they compile. On
+    /// failure the previous packs keep serving and the diagnostics are returned.
+    pub fn reload(&self) -> Result<Arc<CompiledPacks>, PackError> {
+        let fresh = Arc::new(load_packs(!self.builtin, &self.pack_paths)?);
+        self.packs.store(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Replace placeholders minted in `session` for `tenant`.
+    pub fn restore(&self, tenant: &str, session: &str, text: &str) -> String {
+        self.vault.restore(tenant, session, text)
+    }
+
+    /// Scan one text.
+    pub fn scan(&self, req: &ScanRequest<'_>) -> Result<Report, ScanError> {
+        let started = Instant::now();
+        let policy_name = req.policy.unwrap_or("default");
+        let policy = self.policies.get(policy_name).ok_or_else(|| ScanError::UnknownPolicy(policy_name.to_string()))?;
+        if req.text.len() > self.max_text_bytes {
+            return Err(ScanError::TooLarge { len: req.text.len(), max: self.max_text_bytes });
+        }
+        let packs = self.packs.load_full();
+        let direction_policy = policy.direction(req.direction);
+
+        let findings = detect(&packs, req.text, req.direction);
+
+        let mut scores = CategoryScores::default();
+        for (rule, score) in best_per_rule(&findings) {
+            scores.combine(packs.rule(rule).category, score);
+        }
+        let classifier = match (&self.classifier, req.classify) {
+            (Some(c), true) => Some(c.classify(req.text)?),
+            _ => None,
+        };
+        if let Some(outcome) = &classifier {
+            for (category, p) in &outcome.categories {
+                scores.combine(*category, *p);
+            }
+        }
+
+        let actionable = |f: &&Finding| f.score >= direction_policy.min_score;
+        let mut blocked_by = blocking_categories(direction_policy, &scores);
+        for f in findings.iter().filter(actionable) {
+            let rule = packs.rule(f.rule);
+            if rule.action == Action::Block && !blocked_by.contains(&rule.category) {
+                blocked_by.push(rule.category);
+            }
+        }
+        let wants_mask = findings.iter().filter(actionable).any(|f| packs.rule(f.rule).action != Action::Report);
+        let fallback = if wants_mask { Decision::Mask } else { Decision::Allow };
+        let (decision, would_block) = match (blocked_by.is_empty(), policy.shadow) {
+            (true, _) => (fallback, false),
+            (false, false) => (Decision::Block, false),
+            (false, true) => (fallback, true),
+        };
+
+        let masked = (decision == Decision::Mask || req.return_masked).then(|| {
+            let spans: Vec<MaskSpan<'_>> = findings
+                .iter()
+                .filter(actionable)
+                .filter(|f| packs.rule(f.rule).action != Action::Report)
+                .map(|f| {
+                    let rule = packs.rule(f.rule);
+                    MaskSpan { span: f.span, op: rule.mask, label: &rule.label }
+                })
+                .collect();
+            let needs_vault = spans.iter().any(|s| s.op == MaskOp::Token);
+            match (req.session, needs_vault) {
+                (Some(session), true) => {
+                    self.vault.with_session(req.tenant, session, |tokens| self.masker.apply(req.text, &spans, tokens))
+                }
+                _ => self.masker.apply(req.text, &spans, &mut SessionTokens::new(self.vault_limits.max_entries)),
+            }
+        });
+
+        let chars = CharIndex::new(req.text);
+        let findings = findings
+            .iter()
+            .map(|f| {
+                let rule = packs.rule(f.rule);
+                ReportFinding {
+                    rule: rule.id.clone(),
+                    category: rule.category,
+                    label: rule.label.clone(),
+                    score: f.score,
+                    start: f.span.start,
+                    end: f.span.end,
+                    char_start: chars.char_offset(f.span.start),
+                    char_end: chars.char_offset(f.span.end),
+                    action: rule.action,
+                    via: f.via,
+                    value: policy.include_values.then(|| f.span.slice(req.text).to_string()),
+                }
+            })
+            .collect();
+        Ok(Report {
+            decision,
+            score: scores.max(),
+            direction: req.direction,
+            policy: policy.name.clone(),
+            categories: Categories::from(&scores),
+            findings,
+            masked,
+            classifier: classifier.map(|c| c.report),
+            would_block,
+            blocked_by,
+            took_us: started.elapsed().as_micros() as u64,
+        })
+    }
+}
+
+/// Every finding of the rules that apply to `direction`, deduplicated and in text order.
+pub fn detect(packs: &CompiledPacks, text: &str, direction: Direction) -> Vec<Finding> {
+    let scan_text = ScanText::new(text);
+    let mut findings = Vec::new();
+    packs.detectors.run(&scan_text, &mut findings);
+    findings.retain(|f| packs.rule(f.rule).applies_to(direction));
+    findings.sort_by(|a, b| (a.span.start, a.span.end, a.rule).cmp(&(b.span.start, b.span.end, b.rule)).then(b.score.total_cmp(&a.score)));
+    findings.dedup_by(|a, b| a.rule == b.rule && a.span == b.span);
+    findings
+}
+
+/// Each rule counts once toward its category: its best finding.
+fn best_per_rule(findings: &[Finding]) -> Vec<(RuleId, f32)> {
+    let mut best: HashMap<RuleId, f32> = HashMap::new();
+    for f in findings {
+        let s = best.entry(f.rule).or_insert(0.0);
+        *s = s.max(f.score);
+    }
+    best.into_iter().collect()
+}
+
+fn load_packs(no_builtin: bool, extra: &[PathBuf]) -> Result<CompiledPacks, PackError> {
+    let mut sources: Vec<PackSource> = if no_builtin { Vec::new() } else { pack::builtin_sources() };
+    sources.extend(pack::read_sources(extra)?);
+    pack::compile(&sources)
+}
+
+/// 32 bytes from the OS; the `hash` operator is then stable for this process only.
+fn random_key() -> Vec<u8> {
+    use std::io::Read;
+    let mut key = vec![0u8; 32];
+    if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut key)).is_err() {
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in key.chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(0);
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        fn assert<T: Send + Sync>() {}
+        assert::<Engine>();
+        assert::<CompiledPacks>();
+    }
+}
