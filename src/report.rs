@@ -87,6 +87,8 @@ pub struct ClassifierReport {
     pub scores: std::collections::BTreeMap<String, f32>,
     /// Windows scored.
     pub windows: usize,
+    /// Windows the text has; more than `windows` when the per-text window budget was reached.
+    pub windows_total: usize,
     /// Byte span (original text) of the deciding window.
     pub window_start: usize,
     pub window_end: usize,

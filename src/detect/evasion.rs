@@ -100,7 +100,9 @@ impl Detector for EvasionDetector {
                 }
                 let before = start.checked_sub(1).map(|j| chars[j].1);
                 let after = chars.get(i).map(|(_, c)| *c);
-                if invisible_is_suspicious(c, i - start, before, after) {
+                // A byte-order mark at the very start is an encoding artefact, not evasion.
+                let leading_bom = start == 0 && c == '\u{FEFF}' && i == 1;
+                if !leading_bom && invisible_is_suspicious(c, i - start, before, after) {
                     push(EvasionKind::Invisible, Span::new(chars[start].0, end_of(i)));
                 }
                 continue;

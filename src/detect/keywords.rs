@@ -2,7 +2,8 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
-use super::{Detector, Finding, RuleId, Via};
+use super::{Context, Detector, Finding, RuleId, Via};
+use crate::span::Span;
 use crate::text::ScanText;
 
 /// A keyword rule ready to compile.
@@ -13,11 +14,14 @@ pub struct KeywordRule {
     pub keywords: Vec<String>,
     pub whole_words: bool,
     pub leet: bool,
+    /// Context words, looked for in the normalized text around the match.
+    pub context: Option<Context>,
 }
 
 struct Pattern {
     rule: RuleId,
     score: f32,
+    context: Option<Context>,
     check_start: bool,
     check_end: bool,
 }
@@ -51,6 +55,7 @@ impl KeywordDetector {
                 patterns.push(Pattern {
                     rule: rule.rule,
                     score: rule.score,
+                    context: rule.context.clone(),
                     check_start: rule.whole_words && first.is_some_and(char::is_alphanumeric),
                     check_end: rule.whole_words && last.is_some_and(char::is_alphanumeric),
                 });
@@ -78,8 +83,15 @@ impl KeywordDetector {
                 continue;
             }
             debug_assert!(m.end() <= bytes.len());
+            let score = match &p.context {
+                Some(ctx) => ctx.score(haystack, Span::new(m.start(), m.end()), p.score),
+                None => p.score,
+            };
+            if score <= 0.0 {
+                continue;
+            }
             let span = text.normalized.map.to_original(m.start(), m.end());
-            out.push(Finding { rule: p.rule, span, score: p.score, via: Via::Normalized });
+            out.push(Finding { rule: p.rule, span, score, via: Via::Normalized });
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Detectors: each reads a [`ScanText`] and pushes findings, in original coordinates, into a
 //! caller-owned vector.
 
+pub mod context;
 pub mod evasion;
 pub mod keywords;
 pub mod regex;
@@ -14,7 +15,8 @@ use crate::text::ScanText;
 
 pub use evasion::{EvasionDetector, EvasionKind};
 pub use keywords::{KeywordDetector, KeywordRule};
-pub use regex::{Context, RegexDetector, RegexRule};
+pub use context::Context;
+pub use regex::{RegexDetector, RegexRule};
 pub use validators::Validator;
 
 /// Index of a rule in the compiled rule table.

@@ -7,22 +7,9 @@
 
 use regex::{Regex, RegexSet};
 
-use super::{Detector, Finding, RuleId, Validator, Via};
+use super::{Context, Detector, Finding, RuleId, Validator, Via};
 use crate::span::Span;
 use crate::text::ScanText;
-
-/// Words near a match that raise or lower its score (Presidio-style context).
-#[derive(Debug, Clone)]
-pub struct Context {
-    /// Lower-case words that raise the score to `score`.
-    pub words: Vec<String>,
-    pub score: f32,
-    /// Lower-case words that lower the score to `negative_score` (when no positive word is near).
-    pub negative: Vec<String>,
-    pub negative_score: f32,
-    /// Bytes before and after the match that are searched.
-    pub window: usize,
-}
 
 /// A compiled regex rule.
 pub struct RegexRule {
@@ -72,7 +59,8 @@ impl RegexDetector {
                 if count > MAX_MATCHES_PER_RULE {
                     break;
                 }
-                Self::confirm(rule, original, Span::new(m.start(), m.end()), lower_cache, out);
+                let span = Span::new(m.start(), m.end());
+                Self::confirm(rule, original, span, span, lower_cache, out);
             }
         } else {
             for caps in rule.regex.captures_iter(original) {
@@ -80,14 +68,17 @@ impl RegexDetector {
                 if count > MAX_MATCHES_PER_RULE {
                     break;
                 }
-                if let Some(m) = caps.get(rule.group) {
-                    Self::confirm(rule, original, Span::new(m.start(), m.end()), lower_cache, out);
+                let whole = caps.get(0).map(|m| Span::new(m.start(), m.end()));
+                if let (Some(m), Some(whole)) = (caps.get(rule.group), whole) {
+                    Self::confirm(rule, original, Span::new(m.start(), m.end()), whole, lower_cache, out);
                 }
             }
         }
     }
 
-    fn confirm(rule: &RegexRule, original: &str, span: Span, lower_cache: &mut Option<String>, out: &mut Vec<Finding>) {
+    /// Validate the finding's span; stopwords are looked for in the whole match, which may be
+    /// wider than the finding's group (a URL host, a key name).
+    fn confirm(rule: &RegexRule, original: &str, span: Span, whole: Span, lower_cache: &mut Option<String>, out: &mut Vec<Finding>) {
         if span.is_empty() {
             return;
         }
@@ -98,7 +89,7 @@ impl RegexDetector {
             }
         }
         if !rule.stopwords.is_empty() {
-            let lower = matched.to_lowercase();
+            let lower = whole.slice(original).to_lowercase();
             if rule.stopwords.iter().any(|w| lower.contains(w.as_str())) {
                 return;
             }
@@ -106,7 +97,7 @@ impl RegexDetector {
         let mut score = rule.score;
         if let Some(ctx) = &rule.context {
             let lower = lower_cache.get_or_insert_with(|| original.to_ascii_lowercase());
-            score = context_score(ctx, lower, span, score);
+            score = ctx.score(lower, span, score);
         }
         if score > 0.0 {
             out.push(Finding { rule: rule.rule, span, score, via: Via::Direct });
@@ -127,44 +118,6 @@ impl Detector for RegexDetector {
             }
         }
     }
-}
-
-/// Score after context words: a positive word within the window wins, then a negative one.
-fn context_score(ctx: &Context, lower: &str, span: Span, base: f32) -> f32 {
-    let from = floor_boundary(lower, span.start.saturating_sub(ctx.window));
-    let to = ceil_boundary(lower, (span.end + ctx.window).min(lower.len()));
-    let before = &lower[from..span.start];
-    let after = &lower[span.end..to];
-    let near = |words: &[String]| words.iter().any(|w| contains_word(before, w) || contains_word(after, w));
-    if near(&ctx.words) {
-        ctx.score.max(base)
-    } else if near(&ctx.negative) {
-        ctx.negative_score.min(base)
-    } else {
-        base
-    }
-}
-
-fn contains_word(haystack: &str, word: &str) -> bool {
-    haystack.match_indices(word).any(|(i, _)| {
-        let before = haystack[..i].chars().next_back();
-        let after = haystack[i + word.len()..].chars().next();
-        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
-    })
-}
-
-fn floor_boundary(s: &str, mut i: usize) -> usize {
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-fn ceil_boundary(s: &str, mut i: usize) -> usize {
-    while !s.is_char_boundary(i) {
-        i += 1;
-    }
-    i
 }
 
 /// True when every match of `pattern` must start with one of a small set of literals of at
@@ -191,23 +144,5 @@ mod tests {
         assert!(has_literal_prefix(r"(?:AKIA|ASIA)[A-Z0-9]{16}"));
         assert!(!has_literal_prefix(r"(?-u:\b)[0-9]{3}-[0-9]{2}-[0-9]{4}"));
         assert!(!has_literal_prefix(r"[a-z]+@[a-z]+"));
-    }
-
-    #[test]
-    fn context_words_raise_and_lower() {
-        let ctx = Context {
-            words: vec!["card".into()],
-            score: 0.95,
-            negative: vec!["order".into()],
-            negative_score: 0.2,
-            window: 20,
-        };
-        let text = "my card: 4111111111111111";
-        let at = text.find('4').unwrap();
-        assert_eq!(context_score(&ctx, text, Span::new(at, text.len()), 0.6), 0.95);
-        let text = "order no 4111111111111111";
-        assert_eq!(context_score(&ctx, text, Span::new(9, text.len()), 0.6), 0.2);
-        let text = "cardinal 4111111111111111";
-        assert_eq!(context_score(&ctx, text, Span::new(9, text.len()), 0.6), 0.6);
     }
 }

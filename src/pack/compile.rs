@@ -25,12 +25,12 @@ struct RegexParts {
     regex: Regex,
     group: usize,
     stopwords: Vec<String>,
-    context: Option<Context>,
 }
 
 struct Compiled {
     rule: Rule,
     regex: Option<RegexParts>,
+    context: Option<Context>,
 }
 
 struct Override {
@@ -166,7 +166,7 @@ fn build(compiled: Vec<Compiled>, packs: Vec<PackInfo>, fingerprint: String, war
                     group: parts.group,
                     validator: validator.clone(),
                     stopwords: parts.stopwords,
-                    context: parts.context,
+                    context: c.context,
                 }),
                 (RuleKind::Keywords { keywords, whole_words, leet }, _) => keyword_rules.push(KeywordRule {
                     rule: id,
@@ -174,6 +174,7 @@ fn build(compiled: Vec<Compiled>, packs: Vec<PackInfo>, fingerprint: String, war
                     keywords: keywords.clone(),
                     whole_words: *whole_words,
                     leet: *leet,
+                    context: c.context,
                 }),
                 (RuleKind::Evasion(kind), _) => evasion_rules.push((*kind, id, rule.score)),
                 (RuleKind::Regex { .. }, None) => {}
@@ -257,6 +258,20 @@ fn compile_rule(source: &Source<'_>, pack: &str, spanned: Spanned<RuleSyntax>, d
         err(rule_start, "label must not be empty".into());
     }
 
+    // Keyword rules see the normalized (lower-case, folded) text, so their context words are
+    // normalized the same way; regex rules see the lower-cased original.
+    let keyword_rule = r.kind.get_ref() == "keywords";
+    let fold = |w: &String| if keyword_rule { crate::text::normalize(w).text } else { w.to_lowercase() };
+    let context = r.context.as_ref().map(|c| {
+        let c = c.get_ref();
+        Context {
+            words: c.words.iter().map(fold).filter(|w| !w.is_empty()).collect(),
+            score: c.score.map_or((score + 0.35).min(1.0), |s| s.clamp(0.0, 1.0)) as f32,
+            negative: c.negative.iter().map(fold).filter(|w| !w.is_empty()).collect(),
+            negative_score: c.negative_score.map_or(score * 0.3, |s| s.clamp(0.0, 1.0)) as f32,
+            window: c.window.unwrap_or(48),
+        }
+    });
     let validator = r.validator.as_ref().and_then(|v| Validator::from_toml(v.get_ref()).map_err(|e| err(v.span().start, e)).ok());
     let kind_name = r.kind.get_ref().as_str();
     let mut regex_parts = None;
@@ -283,18 +298,8 @@ fn compile_rule(source: &Source<'_>, pack: &str, spanned: Spanned<RuleSyntax>, d
                         if regex.is_match("") {
                             err(p.span().start, "pattern matches the empty string".into());
                         }
-                        let context = r.context.as_ref().map(|c| {
-                            let c = c.get_ref();
-                            Context {
-                                words: c.words.iter().map(|w| w.to_lowercase()).collect(),
-                                score: c.score.map_or((score + 0.35).min(1.0), |s| s.clamp(0.0, 1.0)) as f32,
-                                negative: c.negative.iter().map(|w| w.to_lowercase()).collect(),
-                                negative_score: c.negative_score.map_or(score * 0.3, |s| s.clamp(0.0, 1.0)) as f32,
-                                window: c.window.unwrap_or(48),
-                            }
-                        });
                         let stopwords = r.stopwords.iter().map(|w| w.to_lowercase()).collect();
-                        regex_parts = Some(RegexParts { regex, group, stopwords, context });
+                        regex_parts = Some(RegexParts { regex, group, stopwords });
                         Some(RuleKind::Regex { pattern: p.get_ref().clone(), validator: validator.clone() })
                     }
                 },
@@ -356,6 +361,7 @@ fn compile_rule(source: &Source<'_>, pack: &str, spanned: Spanned<RuleSyntax>, d
             description: r.description,
         },
         regex: regex_parts,
+        context,
     })
 }
 
