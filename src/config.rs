@@ -251,10 +251,8 @@ impl Config {
         let mut config = Config::default();
 
         if let Some(listen) = &file.server.listen {
-            config.listen = listen
-                .get_ref()
-                .parse()
-                .map_err(|e| invalid(listen.span().start, format!("server.listen: {e} (expected IP:PORT)")))?;
+            config.listen =
+                listen.get_ref().parse().map_err(|e| invalid(listen.span().start, format!("server.listen: {e} (expected IP:PORT)")))?;
         }
         let l = &mut config.limits;
         let s = &file.server;
@@ -278,7 +276,10 @@ impl Config {
                     "restore" => Scope::Restore,
                     "admin" => Scope::Admin,
                     other => {
-                        return Err(invalid(s.span().start, format!("api_key {:?}: unknown scope {other:?} (expected scan, restore or admin)", k.name)))
+                        return Err(invalid(
+                            s.span().start,
+                            format!("api_key {:?}: unknown scope {other:?} (expected scan, restore or admin)", k.name),
+                        ))
                     }
                 });
             }

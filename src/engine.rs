@@ -200,7 +200,7 @@ impl Engine {
         };
 
         let masked = (decision == Decision::Mask || req.return_masked).then(|| {
-            let spans: Vec<MaskSpan<'_>> = findings
+            let mut spans: Vec<MaskSpan<'_>> = findings
                 .iter()
                 .filter(actionable)
                 .filter(|f| packs.rule(f.rule).action != Action::Report)
@@ -209,11 +209,10 @@ impl Engine {
                     MaskSpan { span: f.span, op: rule.mask, label: &rule.label }
                 })
                 .collect();
+            add_repeated_values(req.text, &mut spans);
             let needs_vault = spans.iter().any(|s| s.op == MaskOp::Token);
             match (req.session, needs_vault) {
-                (Some(session), true) => {
-                    self.vault.with_session(req.tenant, session, |tokens| self.masker.apply(req.text, &spans, tokens))
-                }
+                (Some(session), true) => self.vault.with_session(req.tenant, session, |tokens| self.masker.apply(req.text, &spans, tokens)),
                 _ => self.masker.apply(req.text, &spans, &mut SessionTokens::new(self.vault_limits.max_entries)),
             }
         });
@@ -263,6 +262,25 @@ pub fn detect(packs: &CompiledPacks, text: &str, direction: Direction) -> Vec<Fi
     findings.sort_by(|a, b| (a.span.start, a.span.end, a.rule).cmp(&(b.span.start, b.span.end, b.rule)).then(b.score.total_cmp(&a.score)));
     findings.dedup_by(|a, b| a.rule == b.rule && a.span == b.span);
     findings
+}
+
+/// A value found once is masked wherever it occurs: the same secret pasted again without the
+/// context that made a rule fire must not survive. Values shorter than 8 bytes are left alone
+/// (too likely to be ordinary words or numbers).
+fn add_repeated_values(text: &str, spans: &mut Vec<MaskSpan<'_>>) {
+    let found = spans.len();
+    for i in 0..found {
+        let s = spans[i];
+        if s.span.len() < 8 {
+            continue;
+        }
+        for (at, value) in text.match_indices(s.span.slice(text)) {
+            let span = crate::span::Span::new(at, at + value.len());
+            if !spans.iter().any(|o| o.span.overlaps(&span)) {
+                spans.push(MaskSpan { span, ..s });
+            }
+        }
+    }
 }
 
 /// Each rule counts once toward its category: its best finding.

@@ -22,15 +22,16 @@
 //! swaps whole on reload. The daemon ([`server`]), the batch scanner ([`batch`]) and the
 //! tuning tools are callers of the same engine.
 
-
 pub mod classify;
 pub mod config;
 pub mod detect;
 pub mod engine;
+pub mod eval;
 pub mod mask;
 pub mod pack;
 pub mod policy;
 pub mod report;
+pub mod server;
 pub mod span;
 pub mod text;
 pub mod vault;

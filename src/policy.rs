@@ -72,8 +72,7 @@ pub enum Category {
 
 impl Category {
     /// All categories, in wire order.
-    pub const ALL: [Category; 5] =
-        [Category::Pii, Category::Secret, Category::Injection, Category::Jailbreak, Category::Evasion];
+    pub const ALL: [Category; 5] = [Category::Pii, Category::Secret, Category::Injection, Category::Jailbreak, Category::Evasion];
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {
@@ -190,10 +189,7 @@ impl Policy {
                     block: t(&[(Category::Injection, 0.7), (Category::Jailbreak, 0.8), (Category::Evasion, 0.8)]),
                     min_score: 0.5,
                 },
-                DirectionPolicy {
-                    block: t(&[(Category::Secret, 0.9), (Category::Evasion, 0.9)]),
-                    min_score: 0.5,
-                },
+                DirectionPolicy { block: t(&[(Category::Secret, 0.9), (Category::Evasion, 0.9)]), min_score: 0.5 },
             ],
             shadow: false,
             include_values: false,
@@ -208,12 +204,7 @@ impl Policy {
 
 /// The categories whose score reached their block threshold.
 pub fn blocking_categories(policy: &DirectionPolicy, scores: &CategoryScores) -> Vec<Category> {
-    policy
-        .block
-        .iter()
-        .filter(|(c, threshold)| scores.get(**c) >= **threshold)
-        .map(|(c, _)| *c)
-        .collect()
+    policy.block.iter().filter(|(c, threshold)| scores.get(**c) >= **threshold).map(|(c, _)| *c).collect()
 }
 
 #[cfg(test)]

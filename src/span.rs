@@ -20,8 +20,7 @@ impl Span {
 
     /// A span that is checked against `text`: in bounds and on char boundaries.
     pub fn checked(text: &str, start: usize, end: usize) -> Option<Span> {
-        (start <= end && text.is_char_boundary(start) && text.is_char_boundary(end))
-            .then_some(Span { start, end })
+        (start <= end && text.is_char_boundary(start) && text.is_char_boundary(end)).then_some(Span { start, end })
     }
 
     /// Length in bytes.

@@ -110,9 +110,7 @@ impl Vault {
                 }
             }
         }
-        let entry = sessions
-            .entry(key)
-            .or_insert_with(|| Entry { tokens: SessionTokens::new(self.limits.max_entries), last_used: now });
+        let entry = sessions.entry(key).or_insert_with(|| Entry { tokens: SessionTokens::new(self.limits.max_entries), last_used: now });
         entry.last_used = now;
         f(&mut entry.tokens)
     }

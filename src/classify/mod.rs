@@ -144,7 +144,8 @@ impl Classifier {
         }
         let dylib = find_runtime(options.ort_dylib.as_deref())?;
         let env = environment(&dylib)?;
-        let tokenizer = tokenizers::Tokenizer::from_file(&tokenizer_path).map_err(|e| ModelError::Tokenizer(format!("{}: {e}", tokenizer_path.display())))?;
+        let tokenizer = tokenizers::Tokenizer::from_file(&tokenizer_path)
+            .map_err(|e| ModelError::Tokenizer(format!("{}: {e}", tokenizer_path.display())))?;
         let windower = Windower::new(tokenizer, &config)?;
         let pool = Pool::start(&env, &model_path, &config, options.threads.max(1))?;
         Ok(Classifier { config, windower, pool, max_windows: options.max_windows })
@@ -172,14 +173,12 @@ impl Classifier {
         let scored = self.window_scores(text)?;
         let benign = self.config.benign;
         let malicious = |p: &[f32]| 1.0 - p[benign];
-        let (span, probs) = scored
-            .iter()
-            .max_by(|a, b| malicious(&a.1).total_cmp(&malicious(&b.1)))
-            .cloned()
-            .ok_or(ModelError::WorkerGone)?;
+        let (span, probs) =
+            scored.iter().max_by(|a, b| malicious(&a.1).total_cmp(&malicious(&b.1))).cloned().ok_or(ModelError::WorkerGone)?;
         let top = probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(benign, |(i, _)| i);
         let m = malicious(&probs);
-        let dominant = self.config.categories.iter().filter(|(i, _)| *i != benign).max_by(|a, b| probs[a.0].total_cmp(&probs[b.0])).map(|(i, _)| *i);
+        let dominant =
+            self.config.categories.iter().filter(|(i, _)| *i != benign).max_by(|a, b| probs[a.0].total_cmp(&probs[b.0])).map(|(i, _)| *i);
         let categories = self
             .config
             .categories
@@ -189,7 +188,8 @@ impl Classifier {
                 (category, calibrate(p, self.config.threshold))
             })
             .collect();
-        let scores: BTreeMap<String, f32> = self.config.labels.iter().cloned().zip(probs.iter().map(|p| (p * 10_000.0).round() / 10_000.0)).collect();
+        let scores: BTreeMap<String, f32> =
+            self.config.labels.iter().cloned().zip(probs.iter().map(|p| (p * 10_000.0).round() / 10_000.0)).collect();
         Ok(Outcome {
             categories,
             report: ClassifierReport {

@@ -56,9 +56,8 @@ impl Windower {
                     Some(s) => Span::new(s.start.min(offsets.0), s.end.max(offsets.1)),
                 });
             }
-            let span = span
-                .and_then(|s| Span::checked(text, s.start.min(text.len()), s.end.min(text.len())))
-                .unwrap_or(Span::new(0, text.len()));
+            let span =
+                span.and_then(|s| Span::checked(text, s.start.min(text.len()), s.end.min(text.len()))).unwrap_or(Span::new(0, text.len()));
             out.push(Window { ids: enc.get_ids().iter().map(|&i| i64::from(i)).collect(), span });
         }
         Ok(out)

@@ -3,6 +3,7 @@
 
 mod rules;
 mod scan;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +23,8 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the HTTP daemon (see docs/http-api.md).
+    Serve(serve::ServeArgs),
     /// Scan one text, JSON Lines, or stdin; print one JSON report per text.
     Scan(scan::ScanArgs),
     /// Lint, test and list rule packs.
@@ -74,6 +77,7 @@ impl EngineArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Rules(cmd) => rules::run(cmd),
     };

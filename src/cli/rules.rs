@@ -68,17 +68,27 @@ pub fn run(cmd: RulesCommand) -> anyhow::Result<ExitCode> {
             for f in &summary.failures {
                 println!("FAIL {} ({}): expected {} for {:?}; matched {:?}", f.rule, f.location, f.expected, f.example, f.matched);
             }
-            println!("{} rules, {} examples: {} passed, {} failed", summary.rules, summary.examples, summary.examples - summary.failures.len(), summary.failures.len());
+            println!(
+                "{} rules, {} examples: {} passed, {} failed",
+                summary.rules,
+                summary.examples,
+                summary.examples - summary.failures.len(),
+                summary.failures.len()
+            );
             Ok(if summary.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         RulesCommand::List { packs, json } => {
             let (compiled, _) = compile(&packs)?;
             if json {
-                let rows: Vec<serde_json::Value> = compiled.rules.iter().map(|r| {
-                    serde_json::json!({"id": r.id, "pack": r.pack, "category": r.category, "label": r.label, "kind": kind_name(&r.kind),
+                let rows: Vec<serde_json::Value> = compiled
+                    .rules
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({"id": r.id, "pack": r.pack, "category": r.category, "label": r.label, "kind": kind_name(&r.kind),
                         "score": r.score, "action": r.action, "enabled": r.enabled,
                         "directions": picket::Direction::ALL.iter().filter(|d| r.directions[**d as usize]).collect::<Vec<_>>()})
-                }).collect();
+                    })
+                    .collect();
                 println!("{}", serde_json::to_string_pretty(&serde_json::json!({"packs": compiled.packs, "rules": rows}))?);
             } else {
                 for p in &compiled.packs {
@@ -86,8 +96,18 @@ pub fn run(cmd: RulesCommand) -> anyhow::Result<ExitCode> {
                 }
                 println!("{:<44} {:<10} {:<9} {:>5} {:<7} {:<22} enabled", "id", "category", "kind", "score", "action", "directions");
                 for r in &compiled.rules {
-                    let dirs: Vec<&str> = picket::Direction::ALL.iter().filter(|d| r.directions[**d as usize]).map(|d| d.as_str()).collect();
-                    println!("{:<44} {:<10} {:<9} {:>5.2} {:<7} {:<22} {}", r.id, r.category.as_str(), kind_name(&r.kind), r.score, format!("{:?}", r.action).to_lowercase(), dirs.join(","), r.enabled);
+                    let dirs: Vec<&str> =
+                        picket::Direction::ALL.iter().filter(|d| r.directions[**d as usize]).map(|d| d.as_str()).collect();
+                    println!(
+                        "{:<44} {:<10} {:<9} {:>5.2} {:<7} {:<22} {}",
+                        r.id,
+                        r.category.as_str(),
+                        kind_name(&r.kind),
+                        r.score,
+                        format!("{:?}", r.action).to_lowercase(),
+                        dirs.join(","),
+                        r.enabled
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -61,7 +61,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         None => {
             let mut bytes = Vec::new();
             std::io::stdin().read_to_end(&mut bytes).context("reading stdin")?;
-            String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("stdin is not valid UTF-8 (first bad byte at offset {})", e.utf8_error().valid_up_to()))?
+            String::from_utf8(bytes)
+                .map_err(|e| anyhow::anyhow!("stdin is not valid UTF-8 (first bad byte at offset {})", e.utf8_error().valid_up_to()))?
         }
     };
     let report = engine.scan(&request(&args, &text, args.direction, args.policy.as_deref()))?;
@@ -71,12 +72,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn request<'a>(args: &'a ScanArgs, text: &'a str, direction: Direction, policy: Option<&'a str>) -> ScanRequest<'a> {
-    ScanRequest {
-        policy,
-        return_masked: args.masked,
-        classify: !args.engine.no_classifier,
-        ..ScanRequest::new(text, direction)
-    }
+    ScanRequest { policy, return_masked: args.masked, classify: !args.engine.no_classifier, ..ScanRequest::new(text, direction) }
 }
 
 /// One report per line, in order, `id` echoed. A bad line yields an error object naming its line

@@ -42,7 +42,9 @@ fn contains_word(haystack: &str, word: &str) -> bool {
     haystack.match_indices(word).any(|(i, _)| {
         let before = haystack[..i].chars().next_back();
         let after = haystack[i + word.len()..].chars().next();
-        !(check_start && before.is_some_and(char::is_alphanumeric)) && !(check_end && after.is_some_and(char::is_alphanumeric))
+        let glued_before = check_start && before.is_some_and(char::is_alphanumeric);
+        let glued_after = check_end && after.is_some_and(char::is_alphanumeric);
+        !(glued_before || glued_after)
     })
 }
 
@@ -66,7 +68,13 @@ mod tests {
 
     #[test]
     fn context_words_raise_and_lower() {
-        let ctx = Context { words: vec!["card".into()], score: 0.95, negative: vec!["order".into(), "\"".into()], negative_score: 0.2, window: 20 };
+        let ctx = Context {
+            words: vec!["card".into()],
+            score: 0.95,
+            negative: vec!["order".into(), "\"".into()],
+            negative_score: 0.2,
+            window: 20,
+        };
         let text = "my card: 4111111111111111";
         let at = text.find('4').unwrap();
         assert_eq!(ctx.score(text, Span::new(at, text.len()), 0.6), 0.95);

@@ -41,7 +41,7 @@ impl KeywordDetector {
     /// Build the automata. A forced DFA: with hundreds of keywords the default contiguous NFA is
     /// ~4x slower (PERFORMANCE.md §3.2).
     pub fn build(rules: &[KeywordRule]) -> Result<KeywordDetector, aho_corasick::BuildError> {
-        let plain = Self::automaton(rules.iter().map(|r| r).collect())?;
+        let plain = Self::automaton(rules.iter().collect())?;
         let leet = Self::automaton(rules.iter().filter(|r| r.leet).collect())?;
         Ok(KeywordDetector { plain, leet })
     }
@@ -65,10 +65,7 @@ impl KeywordDetector {
         if keywords.is_empty() {
             return Ok(None);
         }
-        let ac = AhoCorasick::builder()
-            .kind(Some(AhoCorasickKind::DFA))
-            .match_kind(MatchKind::Standard)
-            .build(&keywords)?;
+        let ac = AhoCorasick::builder().kind(Some(AhoCorasickKind::DFA)).match_kind(MatchKind::Standard).build(&keywords)?;
         Ok(Some(Automaton { ac, patterns }))
     }
 

@@ -13,9 +13,9 @@ use crate::span::Span;
 use crate::text::decode::{find_payloads, DecodeLimits};
 use crate::text::ScanText;
 
+pub use context::Context;
 pub use evasion::{EvasionDetector, EvasionKind};
 pub use keywords::{KeywordDetector, KeywordRule};
-pub use context::Context;
 pub use regex::{RegexDetector, RegexRule};
 pub use validators::Validator;
 

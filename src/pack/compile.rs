@@ -10,7 +10,9 @@ use toml::Spanned;
 use super::diagnostic::{Diagnostic, Severity, Source};
 use super::syntax::{PackFile, RuleSyntax};
 use super::{Action, CompiledPacks, Location, MaskOp, PackError, PackInfo, PackSource, Rule, RuleKind};
-use crate::detect::{Context, Detectors, EvasionDetector, EvasionKind, KeywordDetector, KeywordRule, RegexDetector, RegexRule, RuleId, Validator};
+use crate::detect::{
+    Context, Detectors, EvasionDetector, EvasionKind, KeywordDetector, KeywordRule, RegexDetector, RegexRule, RuleId, Validator,
+};
 use crate::policy::{Category, Direction};
 use crate::text::decode::DecodeLimits;
 use crate::text::normalize_keyword;
@@ -90,7 +92,12 @@ pub fn compile(sources: &[PackSource]) -> Result<CompiledPacks, PackError> {
                 parsed
             });
             if let Some(s) = o.score.filter(|s| !(0.0..=1.0).contains(s)) {
-                diags.push(source.diagnostic(Severity::Error, span.start, Some(o.rule.get_ref()), format!("override score {s} is outside [0, 1]")));
+                diags.push(source.diagnostic(
+                    Severity::Error,
+                    span.start,
+                    Some(o.rule.get_ref()),
+                    format!("override score {s} is outside [0, 1]"),
+                ));
             }
             overrides.push(Override {
                 at: source.diagnostic(Severity::Error, o.rule.span().start, Some(o.rule.get_ref()), String::new()),
@@ -149,7 +156,12 @@ pub fn compile(sources: &[PackSource]) -> Result<CompiledPacks, PackError> {
     build(compiled, packs, hex::encode(hasher.finalize()), diags)
 }
 
-fn build(compiled: Vec<Compiled>, packs: Vec<PackInfo>, fingerprint: String, warnings: Vec<Diagnostic>) -> Result<CompiledPacks, PackError> {
+fn build(
+    compiled: Vec<Compiled>,
+    packs: Vec<PackInfo>,
+    fingerprint: String,
+    warnings: Vec<Diagnostic>,
+) -> Result<CompiledPacks, PackError> {
     let mut keyword_rules = Vec::new();
     let mut regex_rules = Vec::new();
     let mut evasion_rules = Vec::new();
@@ -196,12 +208,7 @@ fn build(compiled: Vec<Compiled>, packs: Vec<PackInfo>, fingerprint: String, war
     let regex = RegexDetector::build(regex_rules, REGEX_SET_DFA_LIMIT).map_err(|e| whole_set_error(format!("regex set: {e}")))?;
     Ok(CompiledPacks {
         rules,
-        detectors: Detectors {
-            keywords,
-            regex,
-            evasion: EvasionDetector::new(evasion_rules),
-            decode_limits: DecodeLimits::default(),
-        },
+        detectors: Detectors { keywords, regex, evasion: EvasionDetector::new(evasion_rules), decode_limits: DecodeLimits::default() },
         packs,
         fingerprint,
         warnings,
@@ -213,8 +220,8 @@ fn bad_action(a: &str) -> String {
 }
 
 fn compile_rule(source: &Source<'_>, pack: &str, spanned: Spanned<RuleSyntax>, diags: &mut Vec<Diagnostic>) -> Option<Compiled> {
-    let rule_start = spanned.span().start;
     let r = spanned.into_inner();
+    let rule_start = r.id.span().start;
     let id = r.id.get_ref().clone();
     let before = diags.len();
     let mut err = |offset: usize, msg: String| diags.push(source.diagnostic(Severity::Error, offset, Some(&id), msg));
@@ -293,7 +300,10 @@ fn compile_rule(source: &Source<'_>, pack: &str, spanned: Spanned<RuleSyntax>, d
                     Ok(regex) => {
                         let group = r.group.unwrap_or(0);
                         if group >= regex.captures_len() {
-                            err(p.span().start, format!("group {group} does not exist; the pattern has {} group(s)", regex.captures_len() - 1));
+                            err(
+                                p.span().start,
+                                format!("group {group} does not exist; the pattern has {} group(s)", regex.captures_len() - 1),
+                            );
                         }
                         if regex.is_match("") {
                             err(p.span().start, "pattern matches the empty string".into());
@@ -320,7 +330,10 @@ fn compile_rule(source: &Source<'_>, pack: &str, spanned: Spanned<RuleSyntax>, d
         },
         "evasion" => match r.detector.as_ref() {
             Some(d) => EvasionKind::parse(d.get_ref()).map(RuleKind::Evasion).or_else(|| {
-                err(d.span().start, format!("unknown detector {:?} (expected invisible, tag_chars, bidi, mixed_script or encoded)", d.get_ref()));
+                err(
+                    d.span().start,
+                    format!("unknown detector {:?} (expected invisible, tag_chars, bidi, mixed_script or encoded)", d.get_ref()),
+                );
                 None
             }),
             None => {
@@ -338,7 +351,12 @@ fn compile_rule(source: &Source<'_>, pack: &str, spanned: Spanned<RuleSyntax>, d
     }
     let examples = r.examples.unwrap_or_default();
     if examples.matches.is_empty() && examples.no_match.is_empty() {
-        diags.push(source.diagnostic(Severity::Warning, rule_start, Some(&id), "rule has no examples; add [rule.examples] match/no_match".into()));
+        diags.push(source.diagnostic(
+            Severity::Warning,
+            rule_start,
+            Some(&id),
+            "rule has no examples; add [rule.examples] match/no_match".into(),
+        ));
     }
     if diags[before..].iter().any(|d| d.severity == Severity::Error) {
         return None;

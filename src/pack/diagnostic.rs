@@ -82,14 +82,7 @@ impl<'s> Source<'s> {
 
     pub fn diagnostic(&self, severity: Severity, offset: usize, rule: Option<&str>, message: String) -> Diagnostic {
         let (line, column) = self.line_col(offset);
-        Diagnostic {
-            severity,
-            file: self.name.to_string(),
-            line,
-            column,
-            rule: rule.map(str::to_string),
-            message,
-        }
+        Diagnostic { severity, file: self.name.to_string(), line, column, rule: rule.map(str::to_string), message }
     }
 }
 

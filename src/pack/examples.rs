@@ -39,8 +39,7 @@ pub fn check(packs: &CompiledPacks, only_packs: &[String]) -> ExampleSummary {
             let text = ScanText::new(example);
             let mut findings = Vec::new();
             packs.detectors.run(&text, &mut findings);
-            let matched: Vec<String> =
-                findings.iter().filter(|f| f.rule == id).map(|f| f.span.slice(example).to_string()).collect();
+            let matched: Vec<String> = findings.iter().filter(|f| f.rule == id).map(|f| f.span.slice(example).to_string()).collect();
             let ok = if expected == "match" { !matched.is_empty() } else { matched.is_empty() };
             if !ok {
                 summary.failures.push(ExampleFailure {

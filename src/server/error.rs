@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::AppState;
 use crate::engine::ScanError;
 
 /// A failed request: HTTP status, a stable machine-readable code and a human message.
@@ -150,7 +151,11 @@ impl From<&ScanError> for ApiError {
             ScanError::TooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "text_too_large", e.to_string()),
             ScanError::Classifier(_) => ApiError {
                 retry_after: Some(1),
-                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "classifier_unavailable", "the classifier failed; retry, or scan with \"classify\": false")
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "classifier_unavailable",
+                    "the classifier failed; retry, or scan with \"classify\": false",
+                )
             },
             #[allow(unreachable_patterns)]
             _ => ApiError::internal(),
@@ -168,20 +173,24 @@ const INLINE_PARSE_MAX: usize = 64 << 10;
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
-impl<S, T> FromRequest<S> for ApiJson<T>
+impl<T> FromRequest<AppState> for ApiJson<T>
 where
-    S: Send + Sync,
     T: DeserializeOwned + Send + 'static,
 {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         if !is_json(req.headers().get(header::CONTENT_TYPE)) {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "expected a body with content-type: application/json",
             ));
+        }
+        // Refuse a declared oversize body before reading any of it.
+        let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > state.limits().max_body_bytes as u64) {
+            return Err(body_too_large());
         }
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(bytes_rejection)?;
         if bytes.len() <= INLINE_PARSE_MAX {
@@ -200,10 +209,14 @@ fn is_json(content_type: Option<&HeaderValue>) -> bool {
 
 fn bytes_rejection(r: BytesRejection) -> ApiError {
     if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "request body is larger than the server's limit")
+        body_too_large()
     } else {
         ApiError::bad_request("unreadable_body", "could not read the request body")
     }
+}
+
+fn body_too_large() -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "request body is larger than the server's limit")
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

@@ -100,6 +100,11 @@ struct Summary {
 
 /// Scan on the current thread (the blocking pool), count it, serialize the report.
 fn scan_now(state: &AppState, req: &ScanRequest<'_>) -> Result<(Report, Vec<u8>), ScanError> {
+    // The daemon's own limit, whatever the engine was built with.
+    let max = state.limits().max_text_bytes;
+    if req.text.len() > max {
+        return Err(ScanError::TooLarge { len: req.text.len(), max });
+    }
     let report = state.engine().scan(req)?;
     state.metrics().record_report(&report);
     let bytes = serde_json::to_vec(&report).unwrap_or_default();
@@ -244,10 +249,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
-        state.metrics().render(),
-    )
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], state.metrics().render())
         .into_response()
 }
 
@@ -277,7 +279,7 @@ fn packs_view<'a>(state: &AppState, packs: &'a CompiledPacks) -> PacksView<'a> {
 
 /// The id of the loaded classifier model, if any.
 fn model_id(state: &AppState) -> Option<String> {
-    state.engine().classifier().map(|c| c.model_id().to_string())
+    state.engine().classifier().map(|c| c.config().id.clone())
 }
 
 pub async fn packs(State(state): State<AppState>) -> Response {
@@ -293,10 +295,7 @@ pub async fn reload(State(state): State<AppState>) -> Result<Response, ApiError>
             format!("{} problem(s) in rule packs; the previous packs keep serving", diagnostics.len()),
         )
         .with_details(json!({ "diagnostics": diagnostics }))),
-        Err(ReloadError::Packs(e)) => Err(ApiError::unprocessable(
-            "invalid_packs",
-            format!("{e}; the previous packs keep serving"),
-        )),
+        Err(ReloadError::Packs(e)) => Err(ApiError::unprocessable("invalid_packs", format!("{e}; the previous packs keep serving"))),
         Err(ReloadError::Crashed) => Err(ApiError::internal()),
     }
 }

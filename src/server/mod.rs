@@ -351,8 +351,7 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     if let Some(v) = headers.get(&X_REQUEST_ID) {
-        let ok = (1..=128).contains(&v.len())
-            && v.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(b));
+        let ok = (1..=128).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(b));
         if ok {
             return v.clone();
         }

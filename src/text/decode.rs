@@ -50,13 +50,9 @@ pub struct Payload {
 }
 
 // ASCII-only classes: no Unicode word boundaries anywhere (see PERFORMANCE.md §3.1).
-static BASE64: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/_-]{16,}={0,2}").expect("static regex"));
-static HEX: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?:[0-9a-fA-F]{2}){12,}").expect("static regex"));
-static PERCENT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:%[0-9a-fA-F]{2}[A-Za-z0-9._~+-]{0,3}){6,}").expect("static regex")
-});
+static BASE64: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/_-]{16,}={0,2}").expect("static regex"));
+static HEX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:[0-9a-fA-F]{2}){12,}").expect("static regex"));
+static PERCENT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:%[0-9a-fA-F]{2}[A-Za-z0-9._~+-]{0,3}){6,}").expect("static regex"));
 
 /// Find and decode payloads in `text`.
 pub fn find_payloads(text: &str, limits: &DecodeLimits) -> Vec<Payload> {

@@ -1,0 +1,110 @@
+//! `picket serve`: the HTTP daemon. Builds the engine and the server state, binds, prints
+//! `listening on ADDR` to stderr once bound (tests bind port 0 and read the real port from it),
+//! then serves until SIGTERM or SIGINT, letting in-flight requests finish. SIGHUP reloads the
+//! packs; `--watch-packs` reloads them when pack files change.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use picket::server::{self, AppState, ServerOptions};
+
+use super::EngineArgs;
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on, IP:PORT (port 0 picks a free one); overrides `server.listen`.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Reload the packs when files in the pack folders change (polled every 2 s).
+    #[arg(long)]
+    watch_packs: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+/// How often `--watch-packs` looks at the pack files.
+const WATCH_EVERY: Duration = Duration::from_secs(2);
+/// How long shutdown waits for straggling blocking scans after the server stopped.
+const DRAIN_BLOCKING: Duration = Duration::from_secs(5);
+
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let config = args.engine.load_config()?;
+    let listen = args.listen.unwrap_or(config.listen);
+    // Before loading anything: an exposed daemon without keys is refused outright.
+    server::check_exposure(listen, !config.api_keys.is_empty())?;
+
+    let mut options = ServerOptions::from_config(&config);
+    options.classifier_required = config.model_enabled && !args.engine.no_classifier;
+    let engine = Arc::new(args.engine.engine()?);
+    let state = AppState::new(engine, options)?;
+    let mut watch_paths = config.pack_dirs.clone();
+    watch_paths.extend(args.engine.rules.iter().cloned());
+    let watch = args.watch_packs || config.watch_packs;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("picket-http").build()?;
+    let result = runtime.block_on(async move {
+        let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let scheme = if state.tls_enabled() { "https" } else { "http" };
+        tracing::info!(%addr, scheme, auth = state.auth().enabled(), "listening");
+        eprintln!("listening on {addr}");
+        tokio::spawn(reload_on_sighup(state.clone()));
+        if watch {
+            tokio::spawn(server::watch_packs(state.clone(), watch_paths, WATCH_EVERY));
+        }
+        server::serve(listener, state, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        anyhow::Ok(())
+    });
+    runtime.shutdown_timeout(DRAIN_BLOCKING);
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+/// JSON logs on stderr; the filter comes from `PICKET_LOG` (then `RUST_LOG`), default `info`.
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("PICKET_LOG").or_else(|_| EnvFilter::try_from_default_env()).unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "shutting down; finishing in-flight requests"),
+        _ = term => tracing::info!(signal = "SIGTERM", "shutting down; finishing in-flight requests"),
+    }
+}
+
+/// Reload the packs on every SIGHUP.
+async fn reload_on_sighup(state: AppState) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP; reload with POST /v1/admin/reload instead");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let _ = state.reload("sighup").await;
+    }
+}
