@@ -19,5 +19,5 @@ lint:
 	cargo clippy --all-targets -- -D warnings
 
 bench: setup
-	python3 ../shared/bench/gen_corpus.py --out bench-corpus
+	python3 ../shared/bench/gen_corpus.py --out bench-corpus/engine
 	cargo bench --bench engine

@@ -56,6 +56,9 @@ struct Args {
     /// Client runtime worker threads.
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
+    /// Extra argument for the started `picket serve` (repeatable), e.g. `--server-arg=--scan-threads=4`.
+    #[arg(long = "server-arg", allow_hyphen_values = true)]
+    server_args: Vec<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -67,7 +70,7 @@ fn main() -> anyhow::Result<()> {
             (addr, args.pid)
         }
         None => {
-            let (child, addr) = start_server(&args.picket)?;
+            let (child, addr) = start_server(&args.picket, &args.server_args)?;
             let pid = child.id();
             server = Some(child);
             (addr, Some(pid))
@@ -84,14 +87,19 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: &Args, addr: SocketAddr, pid: Option<u32>) -> anyhow::Result<()> {
     println!("picket load test against http://{addr} (rules only), {} s per setting", args.duration);
-    println!("{:>6} {:>5} {:>9} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6}", "size", "conc", "requests", "req/s", "MB/s", "p50 µs", "p99 µs", "p99.9 µs", "max µs", "errors");
+    println!(
+        "{:>6} {:>5} {:>9} {:>9} {:>8} {:>9} {:>9} {:>9} {:>9} {:>6} {:>13} {:>11}",
+        "size", "conc", "requests", "req/s", "MB/s", "p50 µs", "p99 µs", "p99.9 µs", "max µs", "errors", "srv cpu µs/rq", "engine µs"
+    );
     let rss_start = pid.and_then(rss_kib);
     for &size in &args.sizes {
         let bodies = Arc::new(bodies(size, 64));
         for &conc in &args.concurrency {
             drive(addr, bodies.clone(), conc, Duration::from_secs(args.warmup)).await?;
+            let (cpu0, eng0) = (pid.and_then(cpu_ticks), engine_time(addr).await);
             let stats = drive(addr, bodies.clone(), conc, Duration::from_secs(args.duration)).await?;
-            stats.print(size, conc);
+            let (cpu1, eng1) = (pid.and_then(cpu_ticks), engine_time(addr).await);
+            stats.print(size, conc, per_request(&stats, cpu0, cpu1), engine_mean(eng0, eng1));
         }
     }
     if args.soak > 0 {
@@ -107,7 +115,7 @@ async fn run(args: &Args, addr: SocketAddr, pid: Option<u32>) -> anyhow::Result<
         let stats = soak.await??;
         let after = pid.and_then(rss_kib);
         println!("\nsoak: {} s mixed sizes at concurrency 16", args.soak);
-        stats.print(0, 16);
+        stats.print(0, 16, None, None);
         println!(
             "RSS (KiB): process start {}, soak before {}, peak {}, after {}",
             fmt_opt(rss_start),
@@ -123,16 +131,49 @@ fn fmt_opt(v: Option<u64>) -> String {
     v.map_or("-".into(), |v| v.to_string())
 }
 
+/// User + system CPU time of a process in clock ticks (USER_HZ, 100 on Linux), from /proc.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Server CPU time per request over a setting, in µs.
+fn per_request(stats: &Stats, before: Option<u64>, after: Option<u64>) -> Option<f64> {
+    let n = stats.latencies_us.len() + stats.errors;
+    (n > 0).then_some(())?;
+    Some((after? - before?) as f64 * 10_000.0 / n as f64)
+}
+
+/// (sum seconds, count) of `picket_scan_duration_seconds` from /metrics.
+async fn engine_time(addr: SocketAddr) -> Option<(f64, f64)> {
+    let stream = TcpStream::connect(addr).await.ok()?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.ok()?;
+    tokio::spawn(conn);
+    let req = Request::get("/metrics").header("host", "loadgen").body(Full::new(Bytes::new())).ok()?;
+    let body = sender.send_request(req).await.ok()?.into_body().collect().await.ok()?.to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    let value = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok());
+    Some((value("picket_scan_duration_seconds_sum ")?, value("picket_scan_duration_seconds_count ")?))
+}
+
+/// Mean engine time per scan between two /metrics readings, in µs.
+fn engine_mean(before: Option<(f64, f64)>, after: Option<(f64, f64)>) -> Option<f64> {
+    let ((s0, c0), (s1, c1)) = (before?, after?);
+    (c1 > c0).then(|| (s1 - s0) / (c1 - c0) * 1e6)
+}
+
 /// Resident set size of a process, from /proc.
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
-fn start_server(picket: &PathBuf) -> anyhow::Result<(Child, SocketAddr)> {
+fn start_server(picket: &PathBuf, extra: &[String]) -> anyhow::Result<(Child, SocketAddr)> {
     use std::io::BufRead;
     let mut child = Command::new(picket)
         .args(["serve", "--listen", "127.0.0.1:0", "--no-classifier"])
+        .args(extra)
         .env("PICKET_LOG", "warn")
         .stderr(Stdio::piped())
         .spawn()
@@ -158,9 +199,40 @@ fn start_server(picket: &PathBuf) -> anyhow::Result<(Child, SocketAddr)> {
 /// family has work to do.
 fn bodies(size: usize, n: usize) -> Vec<Vec<u8>> {
     const WORDS: &[&str] = &[
-        "the", "quarterly", "report", "shows", "that", "revenue", "from", "our", "cloud", "platform", "grew", "while",
-        "support", "tickets", "about", "billing", "dropped", "please", "summarize", "key", "points", "for", "the",
-        "board", "and", "highlight", "risks", "in", "customer", "retention", "across", "regions", "with", "numbers",
+        "the",
+        "quarterly",
+        "report",
+        "shows",
+        "that",
+        "revenue",
+        "from",
+        "our",
+        "cloud",
+        "platform",
+        "grew",
+        "while",
+        "support",
+        "tickets",
+        "about",
+        "billing",
+        "dropped",
+        "please",
+        "summarize",
+        "key",
+        "points",
+        "for",
+        "the",
+        "board",
+        "and",
+        "highlight",
+        "risks",
+        "in",
+        "customer",
+        "retention",
+        "across",
+        "regions",
+        "with",
+        "numbers",
     ];
     let direction = if size <= 2048 { "input" } else { "context" };
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
@@ -209,12 +281,13 @@ impl Stats {
         self.latencies_us[i]
     }
 
-    fn print(&self, size: usize, conc: usize) {
+    fn print(&self, size: usize, conc: usize, cpu_us: Option<f64>, engine_us: Option<f64>) {
         let n = self.latencies_us.len();
         let secs = self.elapsed.as_secs_f64();
         let size = if size == 0 { "mixed".to_string() } else { size.to_string() };
+        let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
         println!(
-            "{:>6} {:>5} {:>9} {:>9.0} {:>8.2} {:>9} {:>9} {:>9} {:>9} {:>6}",
+            "{:>6} {:>5} {:>9} {:>9.0} {:>8.2} {:>9} {:>9} {:>9} {:>9} {:>6} {:>13} {:>11}",
             size,
             conc,
             n,
@@ -224,7 +297,9 @@ impl Stats {
             self.pct(0.99),
             self.pct(0.999),
             self.latencies_us.last().copied().unwrap_or(0),
-            self.errors
+            self.errors,
+            opt(cpu_us),
+            opt(engine_us),
         );
     }
 }

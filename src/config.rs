@@ -101,6 +101,7 @@ struct ModelSyntax {
     dir: Option<PathBuf>,
     ort_dylib: Option<PathBuf>,
     threads: Option<usize>,
+    max_windows: Option<usize>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -200,6 +201,8 @@ pub struct Config {
     pub model_dir: Option<PathBuf>,
     pub ort_dylib: Option<PathBuf>,
     pub model_threads: usize,
+    /// Most classifier windows per text (0: no limit); the report says when it was reached.
+    pub model_max_windows: usize,
     pub hash_key: Option<Vec<u8>>,
     pub vault: VaultLimits,
     pub policies: Vec<Policy>,
@@ -222,6 +225,7 @@ impl Default for Config {
             model_dir: None,
             ort_dylib: None,
             model_threads: 1,
+            model_max_windows: 64,
             hash_key: None,
             vault: VaultLimits::default(),
             policies: Vec::new(),
@@ -292,6 +296,7 @@ impl Config {
         config.model_dir = file.model.dir.map(rel);
         config.ort_dylib = file.model.ort_dylib.map(rel);
         config.model_threads = file.model.threads.unwrap_or(1).max(1);
+        config.model_max_windows = file.model.max_windows.unwrap_or(config.model_max_windows);
         if let Some(var) = file.mask.hash_key_env {
             config.hash_key = std::env::var(&var).ok().map(String::into_bytes);
         }

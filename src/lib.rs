@@ -22,6 +22,7 @@
 //! swaps whole on reload. The daemon ([`server`]), the batch scanner ([`batch`]) and the
 //! tuning tools are callers of the same engine.
 
+pub mod batch;
 pub mod classify;
 pub mod config;
 pub mod detect;

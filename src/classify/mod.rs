@@ -35,7 +35,7 @@ pub enum ModelError {
     #[error("ONNX Runtime: {0}")]
     Runtime(String),
     /// A file of the model directory is missing or unreadable.
-    #[error("model file {path} cannot be read: {source}; set [model] dir in the config or pass --no-classifier")]
+    #[error("model file {path} cannot be read (set [model] dir in the config, pass --model DIR, or --no-classifier)")]
     Missing { path: PathBuf, source: std::io::Error },
     /// `model.toml` is invalid.
     #[error("{path}: {message}")]

@@ -8,7 +8,11 @@ mod serve;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use std::sync::Arc;
+
+use picket::classify::{Classifier, ClassifierOptions};
 
 use picket::config::Config;
 use picket::{Engine, EngineConfig};
@@ -26,7 +30,7 @@ enum Command {
     /// Run the HTTP daemon (see docs/http-api.md).
     Serve(serve::ServeArgs),
     /// Scan one text, JSON Lines, or stdin; print one JSON report per text.
-    Scan(scan::ScanArgs),
+    Scan(Box<scan::ScanArgs>),
     /// Lint, test and list rule packs.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
@@ -42,8 +46,12 @@ pub struct EngineArgs {
     #[arg(long = "rules", value_name = "DIR")]
     pub rules: Vec<PathBuf>,
     /// Run rules only, without the intent classifier.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub no_classifier: bool,
+    /// Classifier model directory (model.onnx, tokenizer.json, model.toml); default: the shipped
+    /// models/picket-intent.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub model: Option<PathBuf>,
 }
 
 impl EngineArgs {
@@ -60,14 +68,25 @@ impl EngineArgs {
         let config = self.load_config()?;
         let mut extra = config.pack_dirs.clone();
         extra.extend(self.rules.iter().cloned());
+        let classifier = if self.no_classifier || !config.model_enabled {
+            None
+        } else {
+            let options = ClassifierOptions {
+                model_dir: self.model.clone().or_else(|| config.model_dir.clone()),
+                ort_dylib: config.ort_dylib.clone(),
+                threads: config.model_threads,
+                max_windows: config.model_max_windows,
+            };
+            Some(Arc::new(Classifier::load(&options).context("loading the intent classifier")?))
+        };
         let engine = Engine::new(EngineConfig {
             extra_packs: extra,
             no_builtin_packs: !config.builtin_packs,
             policies: config.policies.clone(),
             hash_key: config.hash_key.clone(),
             vault: config.vault,
-            max_text_bytes: usize::MAX,
-            classifier: None,
+            max_text_bytes: config.limits.max_text_bytes,
+            classifier,
         })?;
         Ok(engine)
     }
@@ -78,7 +97,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
-        Command::Scan(args) => scan::run(args),
+        Command::Scan(args) => scan::run(*args),
         Command::Rules(cmd) => rules::run(cmd),
     };
     match result {

@@ -1,4 +1,7 @@
-//! `picket scan`: one text (`--text`, or all of stdin) or JSON Lines (`--jsonl`).
+//! `picket scan`: one text (`--text`, or all of stdin), JSON Lines (`--jsonl`), or a corpus of
+//! files and folders (`PATH...`, see [`corpus`] and docs/batch.md).
+
+mod corpus;
 
 use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::PathBuf;
@@ -13,15 +16,18 @@ use super::EngineArgs;
 
 #[derive(clap::Args)]
 pub struct ScanArgs {
+    /// Files and folders to scan as a corpus (corpus mode; see docs/batch.md).
+    #[arg(value_name = "PATH", conflicts_with_all = ["text", "jsonl"])]
+    paths: Vec<PathBuf>,
     /// The text to scan.
     #[arg(long, conflicts_with = "jsonl")]
     text: Option<String>,
     /// JSON Lines of {"text", "id"?, "direction"?} from FILE, or stdin with `-`.
     #[arg(long, value_name = "FILE|-", num_args = 0..=1, default_missing_value = "-")]
     jsonl: Option<PathBuf>,
-    /// Direction of the text(s).
-    #[arg(long, default_value = "input", value_parser = parse_direction)]
-    direction: Direction,
+    /// Direction of the text(s) [default: input; corpus mode: context].
+    #[arg(long, value_parser = parse_direction)]
+    direction: Option<Direction>,
     /// Policy name (from the config file; `default` is built in).
     #[arg(long)]
     policy: Option<String>,
@@ -33,6 +39,8 @@ pub struct ScanArgs {
     pretty: bool,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    corpus: corpus::CorpusArgs,
 }
 
 fn parse_direction(s: &str) -> Result<Direction, String> {
@@ -52,7 +60,13 @@ struct Line {
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    if let (true, Some(flag)) = (args.paths.is_empty(), args.corpus.misplaced()) {
+        anyhow::bail!("{flag} is a corpus-mode flag: give files or folders to scan (picket scan PATH... {flag} ...)");
+    }
     let engine = args.engine.engine()?;
+    if !args.paths.is_empty() {
+        return corpus::run(&args.paths, &args.corpus, &engine, args.direction, args.policy.as_deref());
+    }
     if let Some(source) = &args.jsonl {
         return scan_jsonl(&engine, &args, source);
     }
@@ -65,7 +79,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("stdin is not valid UTF-8 (first bad byte at offset {})", e.utf8_error().valid_up_to()))?
         }
     };
-    let report = engine.scan(&request(&args, &text, args.direction, args.policy.as_deref()))?;
+    let report = engine.scan(&request(&args, &text, args.direction.unwrap_or(Direction::Input), args.policy.as_deref()))?;
     let out = if args.pretty { serde_json::to_string_pretty(&report)? } else { serde_json::to_string(&report)? };
     println!("{out}");
     Ok(if report.decision == Decision::Block { ExitCode::from(1) } else { ExitCode::SUCCESS })
@@ -95,7 +109,7 @@ fn scan_jsonl(engine: &Engine, args: &ScanArgs, source: &PathBuf) -> anyhow::Res
             .map_err(|e| format!("line is not valid UTF-8 (byte {})", e.valid_up_to()))
             .and_then(|s| serde_json::from_str::<Line>(s).map_err(|e| format!("malformed JSON: {e}")))
             .and_then(|l| {
-                let direction = l.direction.unwrap_or(args.direction);
+                let direction = l.direction.or(args.direction).unwrap_or(Direction::Input);
                 let policy = l.policy.as_deref().or(args.policy.as_deref());
                 engine.scan(&request(args, &l.text, direction, policy)).map(|r| (l.id.clone(), r)).map_err(|e| e.to_string())
             });

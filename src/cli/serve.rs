@@ -23,6 +23,12 @@ pub struct ServeArgs {
     /// Reload the packs when files in the pack folders change (polled every 2 s).
     #[arg(long)]
     watch_packs: bool,
+    /// Threads that run scans (tokio's blocking pool). Default: `server.max_concurrency` with
+    /// the classifier (scans wait on batched inference, so every admitted scan needs a thread);
+    /// twice the CPU count (at least 4) rules-only, where more threads only add memory (each keeps
+    /// its own regex caches) and time-slicing. Scans beyond it wait in a FIFO queue.
+    #[arg(long, value_name = "N")]
+    scan_threads: Option<usize>,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -41,13 +47,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
     let mut options = ServerOptions::from_config(&config);
     options.classifier_required = config.model_enabled && !args.engine.no_classifier;
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let default_threads = if options.classifier_required { config.limits.max_concurrency } else { (2 * cpus).max(4) };
+    let scan_threads = args.scan_threads.unwrap_or(default_threads).max(1);
     let engine = Arc::new(args.engine.engine()?);
     let state = AppState::new(engine, options)?;
     let mut watch_paths = config.pack_dirs.clone();
     watch_paths.extend(args.engine.rules.iter().cloned());
     let watch = args.watch_packs || config.watch_packs;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("picket-http").build()?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("picket-http").max_blocking_threads(scan_threads).build()?;
     let result = runtime.block_on(async move {
         let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;

@@ -58,64 +58,76 @@ impl EvasionDetector {
 }
 
 impl Detector for EvasionDetector {
+    /// Only non-ASCII characters can be evasion, so the scan jumps from one to the next.
     fn detect(&self, text: &ScanText<'_>, out: &mut Vec<Finding>) {
         let original = text.original;
         if original.is_ascii() {
             return;
         }
-        let chars: Vec<(usize, char)> = original.char_indices().collect();
+        let bytes = original.as_bytes();
+        let mixed_script = self.rule(EvasionKind::MixedScript).is_some();
         let mut push = |kind: EvasionKind, span: Span| {
             if let Some((rule, score)) = self.rule(kind) {
                 out.push(Finding { rule, span, score, via: Via::Direct });
             }
         };
-        let end_of = |i: usize| chars.get(i).map_or(original.len(), |(p, _)| *p);
+        let char_at = |at: usize| original[at..].chars().next();
+        let char_before = |at: usize| original[..at].chars().next_back();
+        // End of the run of characters matching `pred` that starts at `start`.
+        let run_end = |start: usize, pred: fn(char) -> bool| {
+            let mut end = start;
+            while let Some(c) = char_at(end).filter(|c| pred(*c)) {
+                end += c.len_utf8();
+            }
+            end
+        };
 
-        let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i].1;
+        let mut pos = 0;
+        while let Some(offset) = bytes[pos..].iter().position(|b| *b >= 0x80) {
+            let start = pos + offset;
+            let Some(c) = char_at(start) else { break };
+            pos = start + c.len_utf8();
             if is_tag(c) {
-                let start = i;
-                while i < chars.len() && is_tag(chars[i].1) {
-                    i += 1;
-                }
-                let flag = start > 0 && chars[start - 1].1 == '\u{1F3F4}' && chars[i - 1].1 == '\u{E007F}' && i - start <= 7;
+                let end = run_end(start, is_tag);
+                let flag = char_before(start) == Some('\u{1F3F4}') && char_before(end) == Some('\u{E007F}') && (end - start) / 4 <= 7;
                 if !flag {
-                    push(EvasionKind::TagChars, Span::new(chars[start].0, end_of(i)));
+                    push(EvasionKind::TagChars, Span::new(start, end));
                 }
-                continue;
-            }
-            if is_bidi_control(c) {
-                let start = i;
-                while i < chars.len() && is_bidi_control(chars[i].1) {
-                    i += 1;
-                }
-                push(EvasionKind::Bidi, Span::new(chars[start].0, end_of(i)));
-                continue;
-            }
-            if is_hidden_in_word(c) {
-                let start = i;
-                while i < chars.len() && is_hidden_in_word(chars[i].1) {
-                    i += 1;
-                }
-                let before = start.checked_sub(1).map(|j| chars[j].1);
-                let after = chars.get(i).map(|(_, c)| *c);
+                pos = end;
+            } else if is_bidi_control(c) {
+                let end = run_end(start, is_bidi_control);
+                push(EvasionKind::Bidi, Span::new(start, end));
+                pos = end;
+            } else if is_hidden_in_word(c) {
+                let end = run_end(start, is_hidden_in_word);
+                let run = original[start..end].chars().count();
                 // A byte-order mark at the very start is an encoding artefact, not evasion.
-                let leading_bom = start == 0 && c == '\u{FEFF}' && i == 1;
-                if !leading_bom && invisible_is_suspicious(c, i - start, before, after) {
-                    push(EvasionKind::Invisible, Span::new(chars[start].0, end_of(i)));
+                let leading_bom = start == 0 && c == '\u{FEFF}' && run == 1;
+                if !leading_bom && invisible_is_suspicious(c, run, char_before(start), char_at(end)) {
+                    push(EvasionKind::Invisible, Span::new(start, end));
                 }
-                continue;
-            }
-            i += 1;
-        }
-
-        if self.rule(EvasionKind::MixedScript).is_some() {
-            for span in mixed_script_words(original) {
-                push(EvasionKind::MixedScript, span);
+                pos = end;
+            } else if mixed_script && is_cyrillic_or_greek(c) {
+                let word = word_around(original, start);
+                let chars = word.slice(original).chars();
+                if chars.clone().any(is_latin_letter) && chars.clone().any(is_cyrillic_or_greek) {
+                    push(EvasionKind::MixedScript, word);
+                }
+                pos = pos.max(word.end);
             }
         }
     }
+}
+
+fn in_word(c: char) -> bool {
+    c.is_alphanumeric() || is_hidden_in_word(c)
+}
+
+/// The word (run of alphanumerics and hidden characters) containing byte `at`.
+fn word_around(text: &str, at: usize) -> Span {
+    let start = text[..at].char_indices().rev().take_while(|(_, c)| in_word(*c)).last().map_or(at, |(i, _)| i);
+    let end = text[at..].char_indices().find(|(_, c)| !in_word(*c)).map_or(text.len(), |(i, _)| at + i);
+    Span::new(start, end)
 }
 
 fn is_tag(c: char) -> bool {
@@ -153,34 +165,6 @@ fn is_latin_letter(c: char) -> bool {
 
 fn is_cyrillic_or_greek(c: char) -> bool {
     matches!(c, '\u{0370}'..='\u{03FF}' | '\u{0400}'..='\u{052F}' | '\u{1F00}'..='\u{1FFF}') && c.is_alphabetic()
-}
-
-/// Words (runs of alphanumerics and hidden characters) that contain both Latin letters and
-/// Cyrillic or Greek letters.
-fn mixed_script_words(text: &str) -> Vec<Span> {
-    let mut spans = Vec::new();
-    let mut start = None;
-    let (mut latin, mut other) = (false, false);
-    let mut close = |start: &mut Option<usize>, end: usize, latin: &mut bool, other: &mut bool| {
-        if let Some(s) = start.take() {
-            if *latin && *other {
-                spans.push(Span::new(s, end));
-            }
-        }
-        *latin = false;
-        *other = false;
-    };
-    for (pos, c) in text.char_indices() {
-        if c.is_alphanumeric() || is_hidden_in_word(c) {
-            start.get_or_insert(pos);
-            latin |= is_latin_letter(c);
-            other |= is_cyrillic_or_greek(c);
-        } else {
-            close(&mut start, pos, &mut latin, &mut other);
-        }
-    }
-    close(&mut start, text.len(), &mut latin, &mut other);
-    spans
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use super::{Context, Detector, Finding, RuleId, Via};
 use crate::span::Span;
+use crate::text::normalize::fold_leet;
 use crate::text::ScanText;
 
 /// A keyword rule ready to compile.
@@ -29,6 +30,8 @@ struct Pattern {
 struct Automaton {
     ac: AhoCorasick,
     patterns: Vec<Pattern>,
+    /// Longest keyword in bytes.
+    max_len: usize,
 }
 
 /// All keyword rules as one automaton (plus one for the leet-folded view when a rule asks).
@@ -66,10 +69,12 @@ impl KeywordDetector {
             return Ok(None);
         }
         let ac = AhoCorasick::builder().kind(Some(AhoCorasickKind::DFA)).match_kind(MatchKind::Standard).build(&keywords)?;
-        Ok(Some(Automaton { ac, patterns }))
+        let max_len = keywords.iter().map(|k| k.len()).max().unwrap_or(0);
+        Ok(Some(Automaton { ac, patterns, max_len }))
     }
 
-    fn search(automaton: &Automaton, haystack: &str, text: &ScanText<'_>, out: &mut Vec<Finding>) {
+    /// Report matches in `haystack`, a view of the normalized text starting at byte `offset`.
+    fn search(automaton: &Automaton, haystack: &str, offset: usize, text: &ScanText<'_>, out: &mut Vec<Finding>) {
         let bytes = haystack.as_bytes();
         for m in automaton.ac.find_overlapping_iter(haystack) {
             let p = &automaton.patterns[m.pattern().as_usize()];
@@ -87,7 +92,7 @@ impl KeywordDetector {
             if score <= 0.0 {
                 continue;
             }
-            let span = text.normalized.map.to_original(m.start(), m.end());
+            let span = text.normalized.map.to_original(offset + m.start(), offset + m.end());
             out.push(Finding { rule: p.rule, span, score, via: Via::Normalized });
         }
     }
@@ -96,11 +101,14 @@ impl KeywordDetector {
 impl Detector for KeywordDetector {
     fn detect(&self, text: &ScanText<'_>, out: &mut Vec<Finding>) {
         if let Some(a) = &self.plain {
-            Self::search(a, &text.normalized.text, text, out);
+            Self::search(a, &text.normalized.text, 0, text, out);
         }
         if let Some(a) = &self.leet {
             let before = out.len();
-            Self::search(a, text.leet(), text, out);
+            let norm = &text.normalized.text;
+            for (start, end) in leet_regions(norm, a.max_len) {
+                Self::search(a, &fold_leet(&norm[start..end]), start, text, out);
+            }
             // Keep only leet hits the plain view did not already find.
             let (plain, leet) = out.split_at(before);
             let fresh: Vec<Finding> =
@@ -109,4 +117,35 @@ impl Detector for KeywordDetector {
             out.extend(fresh);
         }
     }
+}
+
+/// Regions of the normalized text where leetspeak can hide a keyword: around each leet
+/// character that touches a letter (`1gn0re`), widened by the longest keyword and snapped to
+/// spaces. Plain numbers (`2024`) start no region, so ordinary text is not searched twice.
+fn leet_regions(norm: &str, max_len: usize) -> Vec<(usize, usize)> {
+    let bytes = norm.as_bytes();
+    let is_leet = |b: u8| matches!(b, b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'@' | b'$' | b'!');
+    let mut regions: Vec<(usize, usize)> = Vec::new();
+    for (i, &b) in bytes.iter().enumerate() {
+        if !is_leet(b) {
+            continue;
+        }
+        let touches_letter = (i > 0 && bytes[i - 1].is_ascii_alphabetic()) || bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic);
+        if !touches_letter {
+            continue;
+        }
+        let mut start = i.saturating_sub(max_len);
+        while start > 0 && (bytes[start - 1] != b' ' || !norm.is_char_boundary(start)) {
+            start -= 1;
+        }
+        let mut end = (i + max_len).min(bytes.len());
+        while end < bytes.len() && (bytes[end] != b' ' || !norm.is_char_boundary(end)) {
+            end += 1;
+        }
+        match regions.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => regions.push((start, end)),
+        }
+    }
+    regions
 }

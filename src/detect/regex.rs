@@ -5,7 +5,9 @@
 //! (most PII) share one `RegexSet` that tells which of them can match at all; only those run
 //! `find_iter`. Mixing both kinds in one set is 2–4x slower (PERFORMANCE.md §3.3).
 
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexSet};
+use regex_automata::{meta, Anchored, Input};
 
 use super::{Context, Detector, Finding, RuleId, Validator, Via};
 use crate::span::Span;
@@ -23,9 +25,23 @@ pub struct RegexRule {
     pub context: Option<Context>,
 }
 
+/// Rules whose every match starts with one of a few literals: one Aho-Corasick pass over all
+/// those literals finds candidate starts, and each candidate is confirmed by an anchored search
+/// of its rule only (noseyparker's two-phase matching). The text is read once for all of them
+/// instead of once per rule.
+struct PrefixedRules {
+    literals: AhoCorasick,
+    /// Literal index → index into `rules`.
+    literal_rule: Vec<usize>,
+    rules: Vec<(RegexRule, meta::Regex)>,
+}
+
 /// All regex rules of a compiled pack set.
 pub struct RegexDetector {
-    literal: Vec<RegexRule>,
+    prefixed: Option<PrefixedRules>,
+    /// Rules with a required inner literal (`@`, `password`): the regex engine's own literal
+    /// prefilter makes each of these fast on its own.
+    alone: Vec<RegexRule>,
     set: Option<RegexSet>,
     set_rules: Vec<RegexRule>,
 }
@@ -35,9 +51,18 @@ pub struct RegexDetector {
 const MAX_MATCHES_PER_RULE: usize = 1_000;
 
 impl RegexDetector {
-    /// Split rules into literal-prefixed and set-prefiltered groups and build the set.
-    pub fn build(rules: Vec<RegexRule>, set_dfa_limit: usize) -> Result<RegexDetector, regex::Error> {
-        let (literal, set_rules): (Vec<_>, Vec<_>) = rules.into_iter().partition(|r| has_literal_prefix(r.regex.as_str()));
+    /// Sort rules into prefixed, alone and set-prefiltered groups and build their automata.
+    pub fn build(rules: Vec<RegexRule>, set_dfa_limit: usize) -> Result<RegexDetector, String> {
+        let mut prefixed = Vec::new();
+        let mut alone = Vec::new();
+        let mut set_rules = Vec::new();
+        for rule in rules {
+            match prefix_literals(rule.regex.as_str()) {
+                Some(lits) => prefixed.push((rule, lits)),
+                None if has_required_literal(rule.regex.as_str()) => alone.push(rule),
+                None => set_rules.push(rule),
+            }
+        }
         let set = if set_rules.is_empty() {
             None
         } else {
@@ -45,10 +70,11 @@ impl RegexDetector {
                 regex::RegexSetBuilder::new(set_rules.iter().map(|r| r.regex.as_str()))
                     .size_limit(64 << 20)
                     .dfa_size_limit(set_dfa_limit)
-                    .build()?,
+                    .build()
+                    .map_err(|e| e.to_string())?,
             )
         };
-        Ok(RegexDetector { literal, set, set_rules })
+        Ok(RegexDetector { prefixed: PrefixedRules::build(prefixed)?, alone, set, set_rules })
     }
 
     fn run_rule(rule: &RegexRule, original: &str, lower_cache: &mut Option<String>, out: &mut Vec<Finding>) {
@@ -105,11 +131,92 @@ impl RegexDetector {
     }
 }
 
+impl PrefixedRules {
+    fn build(rules: Vec<(RegexRule, Vec<Vec<u8>>)>) -> Result<Option<PrefixedRules>, String> {
+        if rules.is_empty() {
+            return Ok(None);
+        }
+        let mut literals = Vec::new();
+        let mut literal_rule = Vec::new();
+        let mut compiled = Vec::new();
+        for (i, (rule, lits)) in rules.into_iter().enumerate() {
+            for lit in lits {
+                literals.push(lit);
+                literal_rule.push(i);
+            }
+            let anchored = meta::Regex::builder()
+                .configure(meta::Config::new().nfa_size_limit(Some(4 << 20)).hybrid_cache_capacity(2 << 20))
+                .build(rule.regex.as_str())
+                .map_err(|e| e.to_string())?;
+            compiled.push((rule, anchored));
+        }
+        let literals = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(true)
+            .build(&literals)
+            .map_err(|e| e.to_string())?;
+        Ok(Some(PrefixedRules { literals, literal_rule, rules: compiled }))
+    }
+
+    fn detect(&self, original: &str, lower: &mut Option<String>, out: &mut Vec<Finding>) {
+        let mut candidates: Vec<(usize, usize)> =
+            self.literals.find_overlapping_iter(original).map(|m| (self.literal_rule[m.pattern().as_usize()], m.start())).collect();
+        if candidates.is_empty() {
+            return;
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut caps = None;
+        let mut i = 0;
+        while i < candidates.len() {
+            let rule_index = candidates[i].0;
+            let (rule, anchored) = &self.rules[rule_index];
+            let mut next_allowed = 0;
+            let mut count = 0;
+            while i < candidates.len() && candidates[i].0 == rule_index {
+                let at = candidates[i].1;
+                i += 1;
+                if at < next_allowed || count >= MAX_MATCHES_PER_RULE {
+                    continue;
+                }
+                let input = Input::new(original).span(at..original.len()).anchored(Anchored::Yes);
+                let (whole, group) = if rule.group == 0 {
+                    match anchored.search(&input) {
+                        Some(m) => (Span::new(m.start(), m.end()), Span::new(m.start(), m.end())),
+                        None => continue,
+                    }
+                } else {
+                    let caps = caps.get_or_insert_with(|| anchored.create_captures());
+                    if caps.group_len() <= rule.group {
+                        *caps = anchored.create_captures();
+                    }
+                    anchored.search_captures(&input, caps);
+                    match (caps.get_match(), caps.get_group(rule.group)) {
+                        (Some(m), Some(g)) => (Span::new(m.start(), m.end()), Span::new(g.start, g.end)),
+                        (Some(m), None) => {
+                            next_allowed = m.end().max(at + 1);
+                            continue;
+                        }
+                        _ => continue,
+                    }
+                };
+                count += 1;
+                next_allowed = whole.end.max(at + 1);
+                RegexDetector::confirm(rule, original, group, whole, lower, out);
+            }
+        }
+    }
+}
+
 impl Detector for RegexDetector {
     fn detect(&self, text: &ScanText<'_>, out: &mut Vec<Finding>) {
         let original = text.original;
         let mut lower = None;
-        for rule in &self.literal {
+        if let Some(p) = &self.prefixed {
+            p.detect(original, &mut lower, out);
+        }
+        for rule in &self.alone {
             Self::run_rule(rule, original, &mut lower, out);
         }
         if let Some(set) = &self.set {
@@ -120,17 +227,59 @@ impl Detector for RegexDetector {
     }
 }
 
-/// True when every match of `pattern` must start with one of a small set of literals of at
-/// least three bytes, so the regex engine can prefilter on them.
-pub fn has_literal_prefix(pattern: &str) -> bool {
+/// The literals every match of `pattern` starts with, when there are at most 64 of them and
+/// each has at least three bytes (short or many literals would make a poor prefilter).
+pub fn prefix_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    let Ok(hir) = regex_syntax::Parser::new().parse(pattern) else { return false };
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
     let mut extractor = Extractor::new();
     extractor.kind(ExtractKind::Prefix);
     let seq = extractor.extract(&hir);
-    match seq.literals() {
-        Some(lits) => !lits.is_empty() && lits.len() <= 64 && lits.iter().all(|l| l.as_bytes().len() >= 3),
-        None => false,
+    let lits = seq.literals()?;
+    (!lits.is_empty() && lits.len() <= 64 && lits.iter().all(|l| l.as_bytes().len() >= 3))
+        .then(|| lits.iter().map(|l| l.as_bytes().to_vec()).collect())
+}
+
+/// True when every match of `pattern` contains some literal of at least three bytes (letters
+/// matched case-insensitively count), which the regex engine uses as an inner prefilter.
+pub fn has_required_literal(pattern: &str) -> bool {
+    let Ok(hir) = regex_syntax::Parser::new().parse(pattern) else { return false };
+    required(&hir)
+}
+
+fn required(hir: &regex_syntax::hir::Hir) -> bool {
+    use regex_syntax::hir::{Class, HirKind};
+    // A class of one letter in both cases (from `(?i)`) is as good as a literal byte.
+    let literal_len = |h: &regex_syntax::hir::Hir| match h.kind() {
+        HirKind::Literal(l) => Some(l.0.len()),
+        HirKind::Class(Class::Unicode(c)) if c.iter().map(|r| r.len()).sum::<usize>() <= 3 => Some(1),
+        HirKind::Class(Class::Bytes(c)) if c.iter().map(|r| r.len()).sum::<usize>() <= 3 => Some(1),
+        _ => None,
+    };
+    match hir.kind() {
+        HirKind::Literal(l) => l.0.len() >= 3,
+        HirKind::Capture(c) => required(&c.sub),
+        HirKind::Repetition(r) => r.min >= 1 && required(&r.sub),
+        HirKind::Alternation(subs) => subs.iter().all(required),
+        HirKind::Concat(subs) => {
+            let mut run = 0;
+            for sub in subs {
+                match literal_len(sub) {
+                    Some(n) => {
+                        run += n;
+                        if run >= 3 {
+                            return true;
+                        }
+                    }
+                    None => run = 0,
+                }
+                if required(sub) {
+                    return true;
+                }
+            }
+            false
+        }
+        _ => false,
     }
 }
 
@@ -139,10 +288,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn literal_prefix_classification() {
-        assert!(has_literal_prefix(r"ghp_[A-Za-z0-9]{36}"));
-        assert!(has_literal_prefix(r"(?:AKIA|ASIA)[A-Z0-9]{16}"));
-        assert!(!has_literal_prefix(r"(?-u:\b)[0-9]{3}-[0-9]{2}-[0-9]{4}"));
-        assert!(!has_literal_prefix(r"[a-z]+@[a-z]+"));
+    fn literal_classification() {
+        assert!(prefix_literals(r"ghp_[A-Za-z0-9]{36}").is_some());
+        assert_eq!(prefix_literals(r"(?:AKIA|ASIA)[A-Z0-9]{16}").map(|l| l.len()), Some(2));
+        assert!(prefix_literals(r"(?-u:\b)[0-9]{3}-[0-9]{2}-[0-9]{4}").is_none());
+        assert!(has_required_literal(r"[a-z]+@example\.com"));
+        assert!(has_required_literal(r"(?i)password\s*=\s*(\S+)"));
+        assert!(!has_required_literal(r"[0-9]{4}[ -]?[0-9]{4}"));
+        assert!(!has_required_literal(r"[a-z]+@[a-z]+"));
+    }
+
+    #[test]
+    fn prefixed_rules_match_like_find_iter() {
+        let rule = |id, pattern: &str, group| RegexRule {
+            rule: id,
+            score: 0.5,
+            regex: Regex::new(pattern).unwrap(),
+            group,
+            validator: None,
+            stopwords: vec![],
+            context: None,
+        };
+        let d = RegexDetector::build(vec![rule(0, r"ghp_[a-z]{4}", 0), rule(1, r"(?i)key=(sk_[a-z]+)", 1)], 1 << 20).unwrap();
+        let text = "ghp_abcd ghp_ab ghp_wxyzghp_qrst KEY=sk_live key=x";
+        let mut out = Vec::new();
+        d.detect(&ScanText::new(text), &mut out);
+        let got: Vec<(u32, &str)> = out.iter().map(|f| (f.rule, f.span.slice(text))).collect();
+        assert_eq!(got, vec![(0, "ghp_abcd"), (0, "ghp_wxyz"), (0, "ghp_qrst"), (1, "sk_live")]);
     }
 }

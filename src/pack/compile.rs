@@ -205,7 +205,7 @@ fn build(
         }])
     };
     let keywords = KeywordDetector::build(&keyword_rules).map_err(|e| whole_set_error(format!("keyword automaton: {e}")))?;
-    let regex = RegexDetector::build(regex_rules, REGEX_SET_DFA_LIMIT).map_err(|e| whole_set_error(format!("regex set: {e}")))?;
+    let regex = RegexDetector::build(regex_rules, REGEX_SET_DFA_LIMIT).map_err(|e| whole_set_error(format!("regex rules: {e}")))?;
     Ok(CompiledPacks {
         rules,
         detectors: Detectors { keywords, regex, evasion: EvasionDetector::new(evasion_rules), decode_limits: DecodeLimits::default() },

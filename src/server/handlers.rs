@@ -82,10 +82,8 @@ async fn blocking<T: Send + 'static>(permit: Permit, f: impl FnOnce() -> T + Sen
         f()
     })
     .await
-    .map_err(|e| {
-        tracing::error!(panic = e.is_panic(), "blocking task failed");
-        ApiError::internal()
-    })
+    // A panic was already printed by the panic hook; the observing layer logs the 500 once.
+    .map_err(|_| ApiError::internal())
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response {

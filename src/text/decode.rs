@@ -53,9 +53,28 @@ pub struct Payload {
 static BASE64: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/_-]{16,}={0,2}").expect("static regex"));
 static HEX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:[0-9a-fA-F]{2}){12,}").expect("static regex"));
 static PERCENT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:%[0-9a-fA-F]{2}[A-Za-z0-9._~+-]{0,3}){6,}").expect("static regex"));
+/// Runs that could hold any of the three encodings. One pass over the text finds them; the
+/// specific patterns then run only inside these (rare, in prose) runs.
+static CANDIDATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/=_%.~-]{16,}").expect("static regex"));
 
 /// Find and decode payloads in `text`.
 pub fn find_payloads(text: &str, limits: &DecodeLimits) -> Vec<Payload> {
+    let mut payloads = Vec::new();
+    for candidate in CANDIDATE.find_iter(text) {
+        if payloads.len() >= limits.max_payloads {
+            break;
+        }
+        for mut p in find_in_run(candidate.as_str(), limits) {
+            p.span = Span::new(p.span.start + candidate.start(), p.span.end + candidate.start());
+            payloads.push(p);
+        }
+    }
+    payloads.truncate(limits.max_payloads);
+    payloads
+}
+
+/// Payloads inside one candidate run.
+fn find_in_run(text: &str, limits: &DecodeLimits) -> Vec<Payload> {
     let mut payloads = Vec::new();
     let push = |m: regex::Match<'_>, encoding: Encoding, payloads: &mut Vec<Payload>| {
         if payloads.len() >= limits.max_payloads || m.len() < limits.min_len {

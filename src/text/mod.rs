@@ -3,8 +3,6 @@
 pub mod decode;
 pub mod normalize;
 
-use std::sync::OnceLock;
-
 pub use normalize::{normalize, normalize_keyword, Normalized, OffsetMap};
 
 /// One text under scan. Detectors read whichever view their rule asks for and report spans
@@ -14,18 +12,11 @@ pub struct ScanText<'a> {
     pub original: &'a str,
     /// The normalized view (see [`normalize`]).
     pub normalized: Normalized,
-    leet: OnceLock<String>,
 }
 
 impl<'a> ScanText<'a> {
     /// Build the views of `original`.
     pub fn new(original: &'a str) -> ScanText<'a> {
-        ScanText { original, normalized: normalize(original), leet: OnceLock::new() }
-    }
-
-    /// The leetspeak-folded normalized view, built on first use. It has the normalized view's
-    /// length, so `normalized.map` maps it too.
-    pub fn leet(&self) -> &str {
-        self.leet.get_or_init(|| normalize::fold_leet(&self.normalized.text))
+        ScanText { original, normalized: normalize(original) }
     }
 }

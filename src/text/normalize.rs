@@ -84,13 +84,30 @@ pub fn normalize(original: &str) -> Normalized {
     let mut space_run: Option<(usize, usize)> = None; // (orig start, orig end)
     let mut folded = String::new();
 
-    for (pos, ch) in original.char_indices() {
+    let bytes = original.as_bytes();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        // ASCII fast path: a run of printable non-space ASCII is copied lower-cased, one anchor.
+        let b = bytes[pos];
+        if b.is_ascii_graphic() {
+            if let Some((start, end)) = space_run.take() {
+                push_space(&mut out, &mut map, start, end);
+            }
+            let run_end = ascii_run_end(bytes, pos);
+            map.linear(out.len(), pos);
+            out.extend(original[pos..run_end].chars().map(|c| c.to_ascii_lowercase()));
+            pos = run_end;
+            continue;
+        }
+        let ch = original[pos..].chars().next().expect("pos is a char boundary");
+        let next = pos + ch.len_utf8();
         if ch.is_whitespace() {
             let end = pos + ch.len_utf8();
             space_run = Some(match space_run {
                 Some((start, _)) => (start, end),
                 None => (pos, end),
             });
+            pos = next;
             continue;
         }
         if let Some((start, end)) = space_run.take() {
@@ -99,11 +116,13 @@ pub fn normalize(original: &str) -> Normalized {
         if ch.is_ascii() {
             map.linear(out.len(), pos);
             out.push(ch.to_ascii_lowercase());
+            pos = next;
             continue;
         }
         folded.clear();
         fold_char(ch, &mut folded);
         if folded.is_empty() {
+            pos = next;
             continue;
         }
         if folded.len() == ch.len_utf8() && folded.chars().eq(std::iter::once(ch)) {
@@ -112,11 +131,27 @@ pub fn normalize(original: &str) -> Normalized {
             map.replaced(out.len(), pos, ch.len_utf8());
         }
         out.push_str(&folded);
+        pos = next;
     }
     if let Some((start, end)) = space_run {
         push_space(&mut out, &mut map, start, end);
     }
     Normalized { text: out, map }
+}
+
+/// End of the run from `pos` of printable ASCII and single spaces between printable ASCII:
+/// such a run normalizes byte for byte (lower-cased), so it needs one anchor.
+fn ascii_run_end(bytes: &[u8], pos: usize) -> usize {
+    let mut i = pos;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let single_space = b == b' ' && bytes.get(i + 1).is_some_and(u8::is_ascii_graphic);
+        if !(b.is_ascii_graphic() || single_space) {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
 fn push_space(out: &mut String, map: &mut OffsetMap, start: usize, end: usize) {

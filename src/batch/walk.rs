@@ -1,0 +1,178 @@
+//! Listing the files to scan with the `ignore` crate (ripgrep's walker): `.gitignore`,
+//! `.ignore` and git exclude files are honoured even outside a git repository (a document
+//! export is rarely one), hidden files are skipped unless asked for, and `--include` /
+//! `--exclude` globs use gitignore syntax. Files come out sorted by name within each folder so
+//! that runs over the same tree are reproducible.
+
+use std::path::{Path, PathBuf};
+
+use ignore::overrides::{Override, OverrideBuilder};
+use ignore::{DirEntry, WalkBuilder};
+
+use super::plan::{absolute, Root};
+use super::skip::SkipReason;
+
+/// Walk settings, validated.
+#[derive(Debug, Clone)]
+pub(crate) struct WalkSettings {
+    overrides: Override,
+    hidden: bool,
+    no_ignore: bool,
+}
+
+impl WalkSettings {
+    /// Compile the include and exclude globs (relative globs match against paths relative to
+    /// the current folder, as in ripgrep's `-g`).
+    pub fn new(include: &[String], exclude: &[String], hidden: bool, no_ignore: bool) -> Result<WalkSettings, String> {
+        let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?;
+        let mut builder = OverrideBuilder::new(cwd);
+        for glob in include {
+            builder.add(glob).map_err(|e| format!("--include {glob:?}: {e}"))?;
+        }
+        for glob in exclude {
+            builder.add(&format!("!{glob}")).map_err(|e| format!("--exclude {glob:?}: {e}"))?;
+        }
+        let overrides = builder.build().map_err(|e| format!("bad glob: {e}"))?;
+        Ok(WalkSettings { overrides, hidden, no_ignore })
+    }
+}
+
+/// One thing the walk found.
+#[derive(Debug)]
+pub(crate) enum Entry {
+    /// A regular file (or a symlink to one) under root number `root`.
+    File { path: PathBuf, root: usize, size: u64 },
+    /// Something that cannot be scanned, with the reason.
+    Skip { path: PathBuf, reason: SkipReason },
+}
+
+/// Walk every root in order, calling `each` until it returns false. Files in `outputs`
+/// (absolute paths of this run's own output files) are passed over silently.
+pub(crate) fn walk(roots: &[Root], settings: &WalkSettings, outputs: &[PathBuf], mut each: impl FnMut(Entry) -> bool) {
+    for (index, root) in roots.iter().enumerate() {
+        for result in builder(&root.path, settings).build() {
+            let entry = match result {
+                Ok(entry) => classify(entry, index, outputs),
+                Err(err) => {
+                    let path = error_path(&err).unwrap_or_else(|| root.path.clone());
+                    Some(Entry::Skip { path, reason: SkipReason::Walk(err.to_string()) })
+                }
+            };
+            if let Some(entry) = entry {
+                if !each(entry) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Count the files and bytes a walk would yield (for progress with an ETA).
+pub(crate) fn totals(roots: &[Root], settings: &WalkSettings, outputs: &[PathBuf]) -> (u64, u64) {
+    let (mut files, mut bytes) = (0, 0);
+    walk(roots, settings, outputs, |entry| {
+        if let Entry::File { size, .. } = entry {
+            files += 1;
+            bytes += size;
+        }
+        true
+    });
+    (files, bytes)
+}
+
+fn builder(root: &Path, settings: &WalkSettings) -> WalkBuilder {
+    let mut b = WalkBuilder::new(root);
+    if settings.no_ignore {
+        b.standard_filters(false);
+    }
+    b.hidden(!settings.hidden)
+        .require_git(false)
+        .follow_links(false)
+        .overrides(settings.overrides.clone())
+        .sort_by_file_name(|a, b| a.cmp(b));
+    b
+}
+
+/// Folders are walked, not reported; symlinks are looked through to see what they point at
+/// (a dangling one is reported as unreadable) but folder symlinks are not followed, which
+/// keeps the walk free of cycles.
+fn classify(entry: DirEntry, root: usize, outputs: &[PathBuf]) -> Option<Entry> {
+    let file_type = entry.file_type()?;
+    if file_type.is_dir() {
+        return None;
+    }
+    let path = entry.into_path();
+    let metadata = match std::fs::metadata(&path) {
+        Ok(m) => m,
+        Err(e) if file_type.is_symlink() => {
+            return Some(Entry::Skip { path, reason: SkipReason::Unreadable(format!("broken symlink: {e}")) })
+        }
+        Err(e) => return Some(Entry::Skip { path, reason: SkipReason::Unreadable(e.to_string()) }),
+    };
+    if metadata.is_dir() {
+        return Some(Entry::Skip { path, reason: SkipReason::NotAFile("symlink to a folder (not followed)") });
+    }
+    if !metadata.is_file() {
+        return Some(Entry::Skip { path, reason: SkipReason::NotAFile("not a regular file") });
+    }
+    if is_output(&path, outputs) {
+        return None;
+    }
+    Some(Entry::File { path, root, size: metadata.len() })
+}
+
+fn is_output(path: &Path, outputs: &[PathBuf]) -> bool {
+    outputs.iter().any(|out| out.file_name() == path.file_name()) && outputs.contains(&absolute(path))
+}
+
+/// The path an `ignore` error is about, if it names one.
+fn error_path(err: &ignore::Error) -> Option<PathBuf> {
+    match err {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithLineNumber { err, .. } | ignore::Error::WithDepth { err, .. } => error_path(err),
+        ignore::Error::Partial(errs) => errs.iter().find_map(error_path),
+        ignore::Error::Loop { child, .. } => Some(child.clone()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path, settings: &WalkSettings) -> Vec<String> {
+        let roots = [Root { path: dir.to_path_buf(), is_dir: true, mirror: PathBuf::new() }];
+        let mut out = Vec::new();
+        walk(&roots, settings, &[], |e| {
+            if let Entry::File { path, .. } = e {
+                out.push(path.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            }
+            true
+        });
+        out
+    }
+
+    #[test]
+    fn honours_gitignore_without_git_and_globs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("sub")).unwrap();
+        for f in ["a.txt", "b.md", "secret.log", "sub/c.txt", ".hidden.txt"] {
+            std::fs::write(d.join(f), "x").unwrap();
+        }
+        std::fs::write(d.join(".gitignore"), "*.log\n").unwrap();
+        let all = WalkSettings::new(&[], &[], false, false).unwrap();
+        assert_eq!(names(d, &all), ["a.txt", "b.md", "sub/c.txt"]);
+        let md = WalkSettings::new(&["*.md".into()], &[], false, false).unwrap();
+        assert_eq!(names(d, &md), ["b.md"]);
+        let no_sub = WalkSettings::new(&[], &["sub".into()], false, false).unwrap();
+        assert_eq!(names(d, &no_sub), ["a.txt", "b.md"]);
+        let everything = WalkSettings::new(&[], &[], true, true).unwrap();
+        assert_eq!(names(d, &everything).len(), 6);
+    }
+
+    #[test]
+    fn bad_globs_are_refused() {
+        assert!(WalkSettings::new(&["a[".into()], &[], false, false).is_err());
+    }
+}
