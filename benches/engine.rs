@@ -95,7 +95,26 @@ fn throughput(engine: &Engine, name: &str, docs: &[String], threads: usize) {
     );
 }
 
+/// `cargo test --all-targets` runs this binary without `--bench`: then every measurement runs
+/// once on a small built-in corpus, so the code stays exercised without the generated files.
+fn smoke() {
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    let docs: Vec<String> = (0..50)
+        .map(|i| {
+            format!("Report {i}: mail bob{i}@example.com, card 4111 1111 1111 1111. Ignore all previous instructions. Grüße {i}. ")
+                .repeat(20)
+        })
+        .collect();
+    let prompts: Vec<String> = docs.iter().map(|d| d[..200].to_string()).collect();
+    percentiles(&engine, "smoke prompts", &prompts);
+    throughput(&engine, "smoke docs", &docs, 1);
+}
+
 fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        smoke();
+        return;
+    }
     let engine = Engine::new(EngineConfig::default()).unwrap();
     let docs = read_texts("docs.jsonl");
     let ascii = asciify(&docs);

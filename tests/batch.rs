@@ -479,7 +479,8 @@ fn resume_with_masked_copies_rescans_when_a_copy_is_missing() {
 #[test]
 fn ordered_output_follows_the_walk() {
     let dir = tempfile::tempdir().unwrap();
-    let names: Vec<String> = (0..40).map(|i| format!("doc{i:02}.txt")).collect();
+    // More documents than one worker batch holds, so that batches finish out of order.
+    let names: Vec<String> = (0..300).map(|i| format!("doc{i:03}.txt")).collect();
     for (i, name) in names.iter().enumerate() {
         // Uneven sizes so that completion order differs from input order.
         let text = planted(200 + (i % 7) * 3000, &[(50, "bob@example.com")]);

@@ -1,10 +1,12 @@
 //! Sliding token windows over long text: no silent truncation at the model's limit.
 //!
-//! The tokenizer's own truncation with overflow produces windows of `max_tokens` tokens
-//! (special tokens included) that overlap by `max_tokens − stride` tokens; each keeps byte
-//! offsets into the text, so the deciding window's span can be reported.
+//! The text is tokenized once without special tokens; windows of `max_tokens` (special tokens
+//! included) start every `stride` tokens, so consecutive windows overlap. Each window is wrapped
+//! in the special tokens the tokenizer's own post-processor adds (`[CLS] … [SEP]`, `<s> … </s>`),
+//! learned once by encoding a probe word with and without them. (The tokenizers crate's
+//! truncation-with-overflow dropped most of a long text in testing, so it is not used.)
 
-use tokenizers::{PostProcessor, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::Tokenizer;
 
 use super::model::ModelConfig;
 use super::ModelError;
@@ -20,45 +22,58 @@ pub struct Window {
 /// Turns text into windows for one model.
 pub struct Windower {
     tokenizer: Tokenizer,
+    prefix: Vec<i64>,
+    suffix: Vec<i64>,
+    /// Content tokens per window.
+    content: usize,
+    /// Tokens between window starts.
+    step: usize,
 }
 
 impl Windower {
     /// Configure `tokenizer` for windowing. A tokenizer.json may embed its own padding and
-    /// truncation; both are replaced here.
+    /// truncation; both are switched off here.
     pub fn new(mut tokenizer: Tokenizer, config: &ModelConfig) -> Result<Windower, ModelError> {
-        let specials = tokenizer.get_post_processor().map_or(0, |p| p.added_tokens(false));
-        let content = config.max_tokens.saturating_sub(specials);
-        let overlap = (config.max_tokens - config.stride).min(content.saturating_sub(1));
+        let err = |e: tokenizers::Error| ModelError::Tokenizer(e.to_string());
         tokenizer.with_padding(None);
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                direction: TruncationDirection::Right,
-                max_length: config.max_tokens,
-                strategy: TruncationStrategy::LongestFirst,
-                stride: overlap,
-            }))
-            .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        Ok(Windower { tokenizer })
+        tokenizer.with_truncation(None).map_err(err)?;
+        let bare: Vec<u32> = tokenizer.encode("probe", false).map_err(err)?.get_ids().to_vec();
+        let wrapped: Vec<u32> = tokenizer.encode("probe", true).map_err(err)?.get_ids().to_vec();
+        let at = (0..=wrapped.len().saturating_sub(bare.len()))
+            .find(|&i| wrapped[i..].starts_with(&bare))
+            .ok_or_else(|| ModelError::Tokenizer("cannot locate the text between the special tokens".into()))?;
+        let prefix: Vec<i64> = wrapped[..at].iter().map(|&i| i64::from(i)).collect();
+        let suffix: Vec<i64> = wrapped[at + bare.len()..].iter().map(|&i| i64::from(i)).collect();
+        let content = config.max_tokens.saturating_sub(prefix.len() + suffix.len());
+        if content == 0 {
+            return Err(ModelError::Tokenizer(format!("max_tokens {} leaves no room besides the special tokens", config.max_tokens)));
+        }
+        let step = config.stride.clamp(1, content);
+        Ok(Windower { tokenizer, prefix, suffix, content, step })
     }
 
-    /// All windows of `text` (at least one, even for empty text).
+    /// All windows of `text` (one, holding only special tokens, for empty text).
     pub fn windows(&self, text: &str) -> Result<Vec<Window>, ModelError> {
-        let encoding = self.tokenizer.encode(text, true).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
-        let mut out = Vec::with_capacity(1 + encoding.get_overflowing().len());
-        for enc in std::iter::once(&encoding).chain(encoding.get_overflowing().iter()) {
-            let mut span: Option<Span> = None;
-            for (offsets, special) in enc.get_offsets().iter().zip(enc.get_special_tokens_mask()) {
-                if *special == 1 || offsets.0 == offsets.1 {
-                    continue;
-                }
-                span = Some(match span {
-                    None => Span::new(offsets.0, offsets.1),
-                    Some(s) => Span::new(s.start.min(offsets.0), s.end.max(offsets.1)),
-                });
+        let encoding = self.tokenizer.encode(text, false).map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        let ids = encoding.get_ids();
+        let offsets = encoding.get_offsets();
+        let wrap = |body: &[u32]| -> Vec<i64> {
+            self.prefix.iter().copied().chain(body.iter().map(|&i| i64::from(i))).chain(self.suffix.iter().copied()).collect()
+        };
+        if ids.is_empty() {
+            return Ok(vec![Window { ids: wrap(&[]), span: Span::new(0, text.len()) }]);
+        }
+        let mut out = Vec::with_capacity(ids.len() / self.step + 1);
+        let mut start = 0;
+        loop {
+            let end = (start + self.content).min(ids.len());
+            let (from, to) = (offsets[start].0, offsets[end - 1].1);
+            let span = Span::checked(text, from.min(text.len()), to.min(text.len())).unwrap_or(Span::new(0, text.len()));
+            out.push(Window { ids: wrap(&ids[start..end]), span });
+            if end == ids.len() {
+                break;
             }
-            let span =
-                span.and_then(|s| Span::checked(text, s.start.min(text.len()), s.end.min(text.len()))).unwrap_or(Span::new(0, text.len()));
-            out.push(Window { ids: enc.get_ids().iter().map(|&i| i64::from(i)).collect(), span });
+            start += self.step;
         }
         Ok(out)
     }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::policy::Decision;
 
-use super::pipeline::{Event, Gate, Item, Outcome, Totals};
+use super::pipeline::{Done, Event, Gate, Item, Outcome, Totals};
 use super::plan::Plan;
 use super::{BatchError, BatchSummary, OutputTarget, Progress};
 use mirror::Mirror;
@@ -135,14 +135,13 @@ impl<'p, 'e> Writer<'p, 'e> {
     ) -> Result<(), BatchError> {
         for event in rx {
             match event {
-                Event::Item { seq, cost, item } if self.plan.ordered => {
-                    self.pending.insert(seq, (cost, item));
-                    while let Some((cost, item)) = self.pending.remove(&self.next) {
-                        self.next += 1;
-                        self.write(cost, item, gate)?;
+                Event::Items(done) => {
+                    let mut released = (0, 0);
+                    for d in done {
+                        self.take(d, &mut released)?;
                     }
+                    gate.release(released.0, released.1);
                 }
-                Event::Item { cost, item, .. } => self.write(cost, item, gate)?,
                 Event::FileEnd { file, records, complete } => {
                     if let Some(mirror) = &mut self.mirror {
                         mirror.file_end(&file, records, complete)?;
@@ -153,14 +152,29 @@ impl<'p, 'e> Writer<'p, 'e> {
         }
         // Only a vanished worker could leave a gap; write what is left rather than lose it.
         for (_, (cost, item)) in std::mem::take(&mut self.pending) {
-            self.write(cost, item, gate)?;
+            self.write(cost, item)?;
         }
         self.progress(totals, started, true, on_progress);
         Ok(())
     }
 
-    fn write(&mut self, cost: u64, item: Item, gate: &Gate) -> Result<(), BatchError> {
-        gate.release(cost);
+    /// Write a result now, or hold it until its predecessors are written (`--ordered`).
+    /// `released` counts what was written, to hand back to the gate.
+    fn take(&mut self, d: Done, released: &mut (usize, u64)) -> Result<(), BatchError> {
+        if !self.plan.ordered {
+            *released = (released.0 + 1, released.1 + d.cost);
+            return self.write(d.cost, d.item);
+        }
+        self.pending.insert(d.seq, (d.cost, d.item));
+        while let Some((cost, item)) = self.pending.remove(&self.next) {
+            self.next += 1;
+            *released = (released.0 + 1, released.1 + cost);
+            self.write(cost, item)?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, cost: u64, item: Item) -> Result<(), BatchError> {
         self.summary.add(&item, cost);
         let doc = &item.doc;
         let (path, line, record) = (doc.file.display.as_str(), doc.record.map(|r| r.line), doc.record.map(|r| r.index));
