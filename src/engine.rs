@@ -259,6 +259,9 @@ pub fn detect(packs: &CompiledPacks, text: &str, direction: Direction) -> Vec<Fi
     let mut findings = Vec::new();
     packs.detectors.run(&scan_text, &mut findings);
     findings.retain(|f| packs.rule(f.rule).applies_to(direction));
+    if !packs.allow.is_empty() {
+        findings.retain(|f| !packs.allow.iter().any(|a| a.allows(f.rule, f.span.slice(text))));
+    }
     findings.sort_by(|a, b| (a.span.start, a.span.end, a.rule).cmp(&(b.span.start, b.span.end, b.rule)).then(b.score.total_cmp(&a.score)));
     findings.dedup_by(|a, b| a.rule == b.rule && a.span == b.span);
     findings

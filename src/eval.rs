@@ -38,6 +38,9 @@ pub struct Record {
     pub direction: Option<Direction>,
     #[serde(default)]
     pub hard: bool,
+    /// `train` / `test` in `../shared/data`; `picket eval --split` filters on it.
+    #[serde(default)]
+    pub split: Option<String>,
 }
 
 /// True/false positive and false negative counts.

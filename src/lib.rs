@@ -28,6 +28,7 @@ pub mod config;
 pub mod detect;
 pub mod engine;
 pub mod eval;
+pub mod explain;
 pub mod mask;
 pub mod pack;
 pub mod policy;

@@ -86,3 +86,22 @@ fn duplicate_rule_ids_are_refused() {
     let Err(PackError::Invalid(diags)) = pack::compile(&[src("a"), src("b")]) else { panic!("accepted") };
     assert!(diags.iter().any(|d| d.file == "b" && d.line == 5 && d.message.contains("duplicate rule id")), "{diags:#?}");
 }
+
+#[test]
+fn allowlist_entries_drop_exactly_what_they_name() {
+    use picket::{Direction, Engine, EngineConfig, ScanRequest};
+    let engine = Engine::new(EngineConfig { extra_packs: vec![data("tests/packs/user")], ..Default::default() }).unwrap();
+    let text = "pay 4242 4242 4242 4242 or 4111 1111 1111 1111; ssn 536-22-1234 from bob@example.org";
+    let report = engine.scan(&ScanRequest { classify: false, ..ScanRequest::new(text, Direction::Input) }).unwrap();
+    let found: Vec<&str> = report.findings.iter().map(|f| &text[f.start..f.end]).collect();
+    assert!(found.contains(&"4111 1111 1111 1111") && found.contains(&"536-22-1234"), "{found:?}");
+    assert!(!found.contains(&"4242 4242 4242 4242") && !found.iter().any(|f| f.contains("example.org")), "{found:?}");
+    let bad = pack::PackSource {
+        name: "bad.toml".into(),
+        text: "[pack]\nid = \"b\"\nversion = \"1\"\n[[allow]]\nrule = \"nope.rule\"\nexact = \"x\"\n".into(),
+    };
+    let mut sources = pack::builtin_sources();
+    sources.push(bad);
+    let Err(PackError::Invalid(diags)) = pack::compile(&sources) else { panic!("accepted") };
+    assert!(diags.iter().any(|d| d.file == "bad.toml" && d.line == 5 && d.message.contains("unknown rule")), "{diags:#?}");
+}

@@ -1,6 +1,8 @@
 //! Command-line surface (clap derive). Each subcommand turns its flags into library options,
 //! calls the library, prints, and picks the exit status.
 
+mod eval;
+mod explain;
 mod rules;
 mod scan;
 mod serve;
@@ -34,6 +36,10 @@ enum Command {
     /// Lint, test and list rule packs.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Precision / recall of packs and classifier on labelled data.
+    Eval(Box<eval::EvalArgs>),
+    /// Why a text scored what it did.
+    Explain(Box<explain::ExplainArgs>),
 }
 
 /// Flags shared by every command that builds an engine.
@@ -99,6 +105,8 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Scan(args) => scan::run(*args),
         Command::Rules(cmd) => rules::run(cmd),
+        Command::Eval(args) => eval::run(*args),
+        Command::Explain(args) => explain::run(*args),
     };
     match result {
         Ok(code) => code,

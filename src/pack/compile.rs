@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use super::diagnostic::{Diagnostic, Severity, Source};
 use super::syntax::{PackFile, RuleSyntax};
-use super::{Action, CompiledPacks, Location, MaskOp, PackError, PackInfo, PackSource, Rule, RuleKind};
+use super::{Action, Allow, AllowMatcher, CompiledPacks, Location, MaskOp, PackError, PackInfo, PackSource, Rule, RuleKind};
 use crate::detect::{
     Context, Detectors, EvasionDetector, EvasionKind, KeywordDetector, KeywordRule, RegexDetector, RegexRule, RuleId, Validator,
 };
@@ -48,6 +48,7 @@ pub fn compile(sources: &[PackSource]) -> Result<CompiledPacks, PackError> {
     let mut diags = Vec::new();
     let mut compiled: Vec<Compiled> = Vec::new();
     let mut overrides = Vec::new();
+    let mut allows: Vec<(Option<(String, Diagnostic)>, AllowMatcher)> = Vec::new();
     let mut packs: Vec<PackInfo> = Vec::new();
     let mut hasher = Sha256::new();
 
@@ -107,6 +108,37 @@ pub fn compile(sources: &[PackSource]) -> Result<CompiledPacks, PackError> {
                 action,
             });
         }
+        for a in file.allow {
+            let a = a.into_inner();
+            let rule = a
+                .rule
+                .as_ref()
+                .map(|r| (r.get_ref().clone(), source.diagnostic(Severity::Error, r.span().start, Some(r.get_ref()), String::new())));
+            let matcher = match (a.exact, a.regex) {
+                (Some(exact), None) => Some(AllowMatcher::Exact(exact)),
+                (None, Some(re)) => match RegexBuilder::new(&format!("^(?:{})$", re.get_ref())).size_limit(REGEX_SIZE_LIMIT).build() {
+                    Ok(r) => Some(AllowMatcher::Regex(r)),
+                    Err(e) => {
+                        diags.push(source.diagnostic(Severity::Error, re.span().start, None, format!("invalid allow regex: {e}")));
+                        None
+                    }
+                },
+                _ => {
+                    let at =
+                        rule.as_ref().map_or(0, |(_, d)| source.text.lines().take(d.line.saturating_sub(1)).map(|l| l.len() + 1).sum());
+                    diags.push(source.diagnostic(
+                        Severity::Error,
+                        at,
+                        None,
+                        "an [[allow]] entry needs exactly one of `exact` or `regex`".into(),
+                    ));
+                    None
+                }
+            };
+            if let Some(m) = matcher {
+                allows.push((rule, m));
+            }
+        }
         packs.push(PackInfo {
             id: pack_id,
             version: file.pack.version,
@@ -147,17 +179,33 @@ pub fn compile(sources: &[PackSource]) -> Result<CompiledPacks, PackError> {
         }
     }
 
+    let mut allow = Vec::new();
+    for (rule, matcher) in allows {
+        let rule = match rule {
+            None => None,
+            Some((id, at)) => match compiled.iter().position(|c| c.rule.id == id) {
+                Some(i) => Some(i as RuleId),
+                None => {
+                    diags.push(Diagnostic { message: format!("allow entry names unknown rule {id:?}"), ..at });
+                    continue;
+                }
+            },
+        };
+        allow.push(Allow { rule, matcher });
+    }
+
     lint_keyword_overlaps(&compiled, &mut diags);
 
     if diags.iter().any(|d| d.severity == Severity::Error) {
         diags.sort_by_key(|d| d.severity != Severity::Error);
         return Err(PackError::Invalid(diags));
     }
-    build(compiled, packs, hex::encode(hasher.finalize()), diags)
+    build(compiled, allow, packs, hex::encode(hasher.finalize()), diags)
 }
 
 fn build(
     compiled: Vec<Compiled>,
+    allow: Vec<Allow>,
     packs: Vec<PackInfo>,
     fingerprint: String,
     warnings: Vec<Diagnostic>,
@@ -208,6 +256,7 @@ fn build(
     let regex = RegexDetector::build(regex_rules, REGEX_SET_DFA_LIMIT).map_err(|e| whole_set_error(format!("regex rules: {e}")))?;
     Ok(CompiledPacks {
         rules,
+        allow,
         detectors: Detectors { keywords, regex, evasion: EvasionDetector::new(evasion_rules), decode_limits: DecodeLimits::default() },
         packs,
         fingerprint,

@@ -104,9 +104,38 @@ pub struct PackInfo {
     pub rules: usize,
 }
 
+/// An allowlist entry: findings whose text it matches are dropped.
+#[derive(Debug, Clone)]
+pub struct Allow {
+    /// Only this rule's findings; `None`: every rule.
+    pub rule: Option<RuleId>,
+    pub matcher: AllowMatcher,
+}
+
+/// How an allowlist entry matches a finding's text.
+#[derive(Debug, Clone)]
+pub enum AllowMatcher {
+    Exact(String),
+    /// Anchored at both ends.
+    Regex(regex::Regex),
+}
+
+impl Allow {
+    /// True when this entry allows `text` found by `rule`.
+    pub fn allows(&self, rule: RuleId, text: &str) -> bool {
+        self.rule.is_none_or(|r| r == rule)
+            && match &self.matcher {
+                AllowMatcher::Exact(s) => s == text,
+                AllowMatcher::Regex(re) => re.is_match(text),
+            }
+    }
+}
+
 /// Rules compiled into detectors. Immutable; shared as `Arc` and replaced whole on reload.
 pub struct CompiledPacks {
     pub rules: Vec<Rule>,
+    /// Allowlist entries from every pack.
+    pub allow: Vec<Allow>,
     pub detectors: Detectors,
     pub packs: Vec<PackInfo>,
     /// SHA-256 over every pack's source text, in load order.

@@ -16,6 +16,23 @@ pub struct PackFile {
     /// The `[[override]]` entries.
     #[serde(default, rename = "override")]
     pub overrides: Vec<Spanned<OverrideSyntax>>,
+    /// The `[[allow]]` entries.
+    #[serde(default)]
+    pub allow: Vec<Spanned<AllowSyntax>>,
+}
+
+/// `[[allow]]`: a value that is never reported (a test card, a documentation key).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowSyntax {
+    /// Only for this rule (default: every rule).
+    pub rule: Option<Spanned<String>>,
+    /// The finding's exact text.
+    pub exact: Option<String>,
+    /// A regex the finding's whole text must match.
+    pub regex: Option<Spanned<String>>,
+    #[serde(default)]
+    pub description: String,
 }
 
 /// `[pack]`.
