@@ -22,6 +22,18 @@ const EMAIL_TEXT: &str = "please write to alice@example.com today";
 // ------------------------------------------------------------------------------- endpoints
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shadow_policy_reports_and_meters_would_block_without_enforcing() {
+    let s = TestServer::start(options()).await;
+    let r = post_json(s.addr, "/v1/scan", &json!({"text": EMAIL_TEXT, "direction": "input", "policy": "trial"}), None).await;
+    let v = r.json();
+    assert_eq!((r.status, v["decision"].clone(), v["would_block"].clone()), (200, json!("mask"), json!(true)), "{v}");
+    assert_eq!(v["masked"], "please write to <EMAIL_1> today");
+    let metrics = get(s.addr, "/metrics").await.text();
+    assert_eq!(metric(&metrics, "picket_would_block_total{direction=\"input\"}"), Some(1.0), "{metrics}");
+    assert_eq!(metric(&metrics, "picket_scans_total{direction=\"input\",decision=\"block\"}"), Some(0.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scan_returns_the_report_and_echoes_request_ids() {
     let s = TestServer::start(options()).await;
     let r = post_json(s.addr, "/v1/scan", &json!({"text": EMAIL_TEXT, "direction": "input"}), None).await;

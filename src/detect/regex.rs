@@ -240,6 +240,28 @@ pub fn prefix_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
         .then(|| lits.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
+/// True when `pattern` repeats a broad class (`.`, `[^x]`, `\S`) without an upper bound: on a
+/// long text such a rule can match megabytes and report the whole document as one finding.
+pub fn has_unbounded_broad_repetition(pattern: &str) -> bool {
+    use regex_syntax::hir::{Class, Hir, HirKind};
+    fn broad(h: &Hir) -> bool {
+        match h.kind() {
+            HirKind::Class(Class::Unicode(c)) => c.iter().map(|r| r.len()).sum::<usize>() > 1000,
+            HirKind::Class(Class::Bytes(c)) => c.iter().map(|r| r.len()).sum::<usize>() > 200,
+            _ => false,
+        }
+    }
+    fn walk(h: &Hir) -> bool {
+        match h.kind() {
+            HirKind::Repetition(r) => (r.max.is_none() && broad(&r.sub)) || walk(&r.sub),
+            HirKind::Capture(c) => walk(&c.sub),
+            HirKind::Concat(subs) | HirKind::Alternation(subs) => subs.iter().any(walk),
+            _ => false,
+        }
+    }
+    regex_syntax::Parser::new().parse(pattern).is_ok_and(|h| walk(&h))
+}
+
 /// True when every match of `pattern` contains some literal of at least three bytes (letters
 /// matched case-insensitively count), which the regex engine uses as an inner prefilter.
 pub fn has_required_literal(pattern: &str) -> bool {
@@ -296,6 +318,10 @@ mod tests {
         assert!(has_required_literal(r"(?i)password\s*=\s*(\S+)"));
         assert!(!has_required_literal(r"[0-9]{4}[ -]?[0-9]{4}"));
         assert!(!has_required_literal(r"[a-z]+@[a-z]+"));
+        assert!(has_unbounded_broad_repetition(r"password=(.+)"));
+        assert!(has_unbounded_broad_repetition(r"key: ([^\n]*)"));
+        assert!(!has_unbounded_broad_repetition(r"password=(\S{8,64})"));
+        assert!(!has_unbounded_broad_repetition(r"[a-z]+@[a-z]+"));
     }
 
     #[test]

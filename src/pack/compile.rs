@@ -331,6 +331,7 @@ fn compile_rule(source: &Source<'_>, pack: &str, spanned: Spanned<RuleSyntax>, d
     let validator = r.validator.as_ref().and_then(|v| Validator::from_toml(v.get_ref()).map_err(|e| err(v.span().start, e)).ok());
     let kind_name = r.kind.get_ref().as_str();
     let mut regex_parts = None;
+    let mut unbounded_at = None;
     let kind = match kind_name {
         "regex" => {
             if r.keywords.is_some() || r.detector.is_some() {
@@ -356,6 +357,9 @@ fn compile_rule(source: &Source<'_>, pack: &str, spanned: Spanned<RuleSyntax>, d
                         }
                         if regex.is_match("") {
                             err(p.span().start, "pattern matches the empty string".into());
+                        }
+                        if crate::detect::regex::has_unbounded_broad_repetition(p.get_ref()) {
+                            unbounded_at = Some(p.span().start);
                         }
                         let stopwords = r.stopwords.iter().map(|w| w.to_lowercase()).collect();
                         regex_parts = Some(RegexParts { regex, group, stopwords });
@@ -397,6 +401,10 @@ fn compile_rule(source: &Source<'_>, pack: &str, spanned: Spanned<RuleSyntax>, d
     };
     if kind_name != "regex" && (r.pattern.is_some() || validator.is_some()) {
         err(r.kind.span().start, "`pattern` and `validator` belong to regex rules".into());
+    }
+    if let Some(at) = unbounded_at {
+        let message = "pattern repeats a broad class without an upper bound (like .* or \\S+); bound it, e.g. {0,200}".to_string();
+        diags.push(source.diagnostic(Severity::Warning, at, Some(&id), message));
     }
     let examples = r.examples.unwrap_or_default();
     if examples.matches.is_empty() && examples.no_match.is_empty() {

@@ -23,6 +23,8 @@ pub struct Metrics {
     /// [direction][decision]
     scans: [[AtomicU64; 3]; 3],
     findings: [AtomicU64; 5],
+    /// Shadow-mode scans that would have blocked, per direction.
+    would_block: [AtomicU64; 3],
     /// Cumulative counts are computed at render time; each slot counts observations that fell
     /// into that bucket only (the last slot is +Inf).
     duration_buckets: [AtomicU64; BUCKETS.len() + 1],
@@ -39,6 +41,9 @@ impl Metrics {
     pub fn record_report(&self, report: &Report) {
         let d = DECISIONS.iter().position(|d| *d == report.decision).unwrap_or(0);
         self.scans[direction_index(report.direction)][d].fetch_add(1, Relaxed);
+        if report.would_block {
+            self.would_block[direction_index(report.direction)].fetch_add(1, Relaxed);
+        }
         for f in &report.findings {
             self.findings[category_index(f.category)].fetch_add(1, Relaxed);
         }
@@ -80,6 +85,11 @@ impl Metrics {
                 let n = self.scans[direction_index(dir)][i].load(Relaxed);
                 let _ = writeln!(out, "picket_scans_total{{direction=\"{dir}\",decision=\"{}\"}} {n}", decision_str(*dec));
             }
+        }
+        header(&mut out, "picket_would_block_total", "counter", "Shadow-mode scans whose policy would have blocked, by direction.");
+        for dir in Direction::ALL {
+            let _ =
+                writeln!(out, "picket_would_block_total{{direction=\"{dir}\"}} {}", self.would_block[direction_index(dir)].load(Relaxed));
         }
         header(&mut out, "picket_findings_total", "counter", "Findings reported, by category.");
         for cat in Category::ALL {

@@ -62,6 +62,10 @@ no_match = ["follow the instructions"]
 pub const POLICIES: &str = r#"
 [policy.strict.input]
 block = { pii = 0.5 }
+[policy.trial]
+shadow = true
+[policy.trial.input]
+block = { pii = 0.5 }
 "#;
 
 /// A running in-process server.
