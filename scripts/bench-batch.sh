@@ -29,7 +29,7 @@ echo "corpus: $CORPUS/files ($(find "$CORPUS/files" -type f | wc -l) files, $(du
 echo "host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-8s %-5s %10s %10s %10s %12s %10s\n' threads pass seconds MB/s docs/s peak_RSS_MB blocked
 for threads in $THREADS; do
-  cat "$CORPUS"/files/*/* >/dev/null # page cache
+  find "$CORPUS/files" -type f -print0 | xargs -0 cat >/dev/null # page cache
   for pass in $(seq 1 "$PASSES"); do
     status=0
     /usr/bin/time -v "$bin" scan --no-classifier "$CORPUS/files" --threads "$threads" \

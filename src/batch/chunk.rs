@@ -165,7 +165,8 @@ mod tests {
     fn char_chunks_overlap_and_end_at_the_text_end() {
         assert_eq!(chars(4, 1).chunks("abcdefghij"), [0..4, 3..7, 6..10]);
         assert_eq!(chars(4, 1).chunks("abcdefgh"), [0..4, 3..7, 6..8]);
-        assert_eq!(chars(10, 2).chunks("abc"), [0..3]);
+        let short = chars(10, 2).chunks("abc");
+        assert_eq!((short.len(), short.first()), (1, Some(&(0..3))));
         assert!(chars(4, 1).chunks("").is_empty());
     }
 

@@ -128,7 +128,10 @@ fn scan_some(plan: &Plan<'_>, text: &str, ranges: &[Range<usize>], which: &[usiz
     let one = |&i: &usize| {
         let request =
             ScanRequest { policy: plan.policy.as_deref(), classify, ..ScanRequest::new(&text[ranges[i].clone()], plan.direction) };
-        plan.engine.scan(&request)
+        // The engine masks a chunk whose decision is `mask`; masked copies are made from the
+        // whole document instead, so drop the chunk's copy at once rather than hold one per
+        // chunk of a large document.
+        plan.engine.scan(&request).map(|report| Report { masked: None, ..report })
     };
     if which.len() >= PARALLEL_CHUNKS {
         which.par_iter().map(one).collect()

@@ -78,12 +78,12 @@ impl<'e> Plan<'e> {
             check_masked_dir(masked, &roots)?;
         }
         check_outputs_are_not_inputs(o, &roots)?;
+        let packs = engine.packs();
         let resume = match (o.resume, &o.report) {
             (false, _) => None,
-            (true, Some(OutputTarget::File(path))) => Some(ResumeIndex::load(path, &engine.packs().fingerprint)?),
+            (true, Some(OutputTarget::File(path))) => Some(ResumeIndex::load(path, &packs.fingerprint)?),
             (true, _) => return Err(options("--resume needs --report FILE: the report is what it resumes from".into())),
         };
-        let packs = engine.packs();
         let rules = packs.rules.iter().map(|r| (r.id.clone(), RuleMask { op: r.mask, label: r.label.clone() })).collect();
         Ok(Plan {
             engine,

@@ -21,12 +21,14 @@ pub enum Validator {
     Jwt,
     /// Shannon entropy of the text, in bits per character, at least this much.
     Entropy(f64),
+    /// 7 to 15 digits (ITU E.164), not one repeated digit.
+    Phone,
 }
 
 impl Validator {
     /// Parse the pack syntax: a name, or `{ entropy = N }`.
     pub fn from_toml(value: &toml::Value) -> Result<Validator, String> {
-        const EXPECTED: &str = "expected \"luhn\", \"iban\", \"ssn\", \"ipv4\", \"ipv6\", \"jwt\" or { entropy = N }";
+        const EXPECTED: &str = "expected \"luhn\", \"iban\", \"ssn\", \"ipv4\", \"ipv6\", \"jwt\", \"phone\" or { entropy = N }";
         match value {
             toml::Value::String(name) => match name.as_str() {
                 "luhn" => Ok(Validator::Luhn),
@@ -35,6 +37,7 @@ impl Validator {
                 "ipv4" => Ok(Validator::Ipv4),
                 "ipv6" => Ok(Validator::Ipv6),
                 "jwt" => Ok(Validator::Jwt),
+                "phone" => Ok(Validator::Phone),
                 other => Err(format!("unknown validator {other:?}: {EXPECTED}")),
             },
             toml::Value::Table(t) if t.len() == 1 => {
@@ -58,6 +61,7 @@ impl Validator {
             Validator::Ipv4 => "ipv4".into(),
             Validator::Ipv6 => "ipv6".into(),
             Validator::Jwt => "jwt".into(),
+            Validator::Phone => "phone".into(),
             Validator::Entropy(b) => format!("entropy>={b}"),
         }
     }
@@ -71,6 +75,7 @@ impl Validator {
             Validator::Ipv4 => text.parse::<Ipv4Addr>().is_ok(),
             Validator::Ipv6 => text.parse::<Ipv6Addr>().is_ok(),
             Validator::Jwt => jwt(text),
+            Validator::Phone => phone(text),
             Validator::Entropy(min) => shannon_entropy(text) >= *min,
         }
     }
@@ -232,6 +237,23 @@ pub fn ssn(text: &str) -> bool {
     !(invalid || all_same || famous)
 }
 
+/// Phone number: 7 to 15 digits (E.164 maximum), not all the same digit, and not a date
+/// (`1978-04-13 12` is a timestamp).
+pub fn phone(text: &str) -> bool {
+    let digits: Vec<u8> = text.bytes().filter(u8::is_ascii_digit).collect();
+    (7..=15).contains(&digits.len()) && digits.iter().any(|&d| d != digits[0]) && !starts_with_date(text)
+}
+
+/// `YYYY-MM-DD` (or `/`, `.`, space) with a plausible year and month.
+fn starts_with_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    let num = |r: std::ops::Range<usize>| {
+        b.get(r.clone()).filter(|s| s.iter().all(u8::is_ascii_digit)).map(|s| s.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    let sep = |i: usize| b.get(i).is_some_and(|c| matches!(c, b'-' | b'/' | b'.' | b' '));
+    matches!((num(0..4), num(5..7), num(8..10)), (Some(1900..=2099), Some(1..=12), Some(1..=31))) && sep(4) && sep(7)
+}
+
 /// JWT: header segment decodes (base64url) to JSON text with an `alg` field.
 pub fn jwt(text: &str) -> bool {
     let Some(header) = text.split('.').next() else { return false };
@@ -290,6 +312,9 @@ mod tests {
         for valid in ["123-45-6788", "536-22-1234", "001 01 0001"] {
             assert!(ssn(valid), "{valid}");
         }
+        assert!(phone("07700 063 966") && phone("(415) 555-0134"));
+        assert!(phone("555 5556"));
+        assert!(!phone("1978-04-13 12") && !phone("555 5555") && !phone("12 34"));
         for invalid in ["000-12-3456", "666-12-3456", "912-12-3456", "123-00-4567", "123-45-0000", "078-05-1120", "111-11-1111"] {
             assert!(!ssn(invalid), "{invalid}");
         }
