@@ -129,11 +129,12 @@ fn failing_example_fails_rules_test() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("p.toml"),
-        "[pack]\nid = \"p\"\nversion = \"1\"\n[[rule]]\nid = \"p.r\"\ncategory = \"pii\"\nlabel = \"R\"\nkind = \"keywords\"\nkeywords = [\"alpha\"]\nscore = 0.5\n[rule.examples]\nmatch = [\"beta\"]\nno_match = [\"alpha\"]\n",
+        "[pack]\nid = \"p\"\nversion = \"1\"\n[[rule]]\nid = \"p.r\"\ncategory = \"pii\"\nlabel = \"R\"\nkind = \"keywords\"\nkeywords = [\"alpha\"]\nscore = 0.5\n[rule.examples]\nmatch = [\"beta\"]\nno_match = [\"alpha\"]\n[[case]]\nname = \"alpha blocks\"\ntext = \"alpha\"\nexpect = [\"p.r\"]\ndecision = \"block\"\n",
     )
     .unwrap();
     let out = picket(&["rules", "test", dir.path().to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("FAIL p.r") && stdout.contains("2 failed"), "{stdout}");
+    assert!(stdout.contains("FAIL p.r") && stdout.contains("3 failed"), "{stdout}");
+    assert!(stdout.contains("FAIL case \"alpha blocks\"") && stdout.contains("decision allow (expected block)"), "{stdout}");
 }

@@ -13,8 +13,11 @@ mod checks;
 
 static ENGINE: LazyLock<Engine> = LazyLock::new(checks::engine);
 
+/// One target's invariants, run on one raw fuzz input.
+type Check = fn(&[u8]);
+
 /// The fuzz targets, each with the check its cases are replayed through.
-const TARGETS: &[(&str, fn(&[u8]))] = &[
+const TARGETS: &[(&str, Check)] = &[
     ("pack_parse", checks::pack_parse),
     ("scan", |data| checks::scan(&ENGINE, data)),
     ("mask", |data| checks::mask(&ENGINE, data)),

@@ -68,14 +68,15 @@ pub fn run(cmd: RulesCommand) -> anyhow::Result<ExitCode> {
             for f in &summary.failures {
                 println!("FAIL {} ({}): expected {} for {:?}; matched {:?}", f.rule, f.location, f.expected, f.example, f.matched);
             }
-            println!(
-                "{} rules, {} examples: {} passed, {} failed",
-                summary.rules,
-                summary.examples,
-                summary.examples - summary.failures.len(),
-                summary.failures.len()
-            );
-            Ok(if summary.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            let engine = picket::Engine::new(picket::EngineConfig { extra_packs: packs.clone(), ..Default::default() })?;
+            let (cases, case_failures) = examples::check_cases(&engine, &names);
+            for f in &case_failures {
+                println!("FAIL {} ({}): {:?}: {}", f.rule, f.location, f.example, f.matched.join("; "));
+            }
+            let failed = summary.failures.len() + case_failures.len();
+            let total = summary.examples + cases;
+            println!("{} rules, {} examples, {cases} cases: {} passed, {failed} failed", summary.rules, summary.examples, total - failed);
+            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         RulesCommand::List { packs, json } => {
             let (compiled, _) = compile(&packs)?;

@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use super::diagnostic::{Diagnostic, Severity, Source};
 use super::syntax::{PackFile, RuleSyntax};
-use super::{Action, Allow, AllowMatcher, CompiledPacks, Location, MaskOp, PackError, PackInfo, PackSource, Rule, RuleKind};
+use super::{Action, Allow, AllowMatcher, CompiledPacks, Location, MaskOp, PackCase, PackError, PackInfo, PackSource, Rule, RuleKind};
 use crate::detect::{
     Context, Detectors, EvasionDetector, EvasionKind, KeywordDetector, KeywordRule, RegexDetector, RegexRule, RuleId, Validator,
 };
@@ -48,6 +48,7 @@ pub fn compile(sources: &[PackSource]) -> Result<CompiledPacks, PackError> {
     let mut diags = Vec::new();
     let mut compiled: Vec<Compiled> = Vec::new();
     let mut overrides = Vec::new();
+    let mut cases: Vec<PackCase> = Vec::new();
     let mut allows: Vec<(Option<(String, Diagnostic)>, AllowMatcher)> = Vec::new();
     let mut packs: Vec<PackInfo> = Vec::new();
     let mut hasher = Sha256::new();
@@ -107,6 +108,18 @@ pub fn compile(sources: &[PackSource]) -> Result<CompiledPacks, PackError> {
                 score: o.score,
                 action,
             });
+        }
+        for c in file.case {
+            let at = c.span().start;
+            let (line, _) = source.line_col(at);
+            let case = c.into_inner();
+            if let Some(d) = case.direction.as_deref().filter(|d| d.parse::<crate::policy::Direction>().is_err()) {
+                diags.push(source.diagnostic(Severity::Error, at, None, format!("case {:?}: unknown direction {d:?}", case.name)));
+            }
+            if let Some(d) = case.decision.as_deref().filter(|d| !matches!(*d, "allow" | "mask" | "block")) {
+                diags.push(source.diagnostic(Severity::Error, at, None, format!("case {:?}: unknown decision {d:?}", case.name)));
+            }
+            cases.push(PackCase { case, location: Location { file: src.name.clone(), line } });
         }
         for a in file.allow {
             let a = a.into_inner();
@@ -200,7 +213,9 @@ pub fn compile(sources: &[PackSource]) -> Result<CompiledPacks, PackError> {
         diags.sort_by_key(|d| d.severity != Severity::Error);
         return Err(PackError::Invalid(diags));
     }
-    build(compiled, allow, packs, hex::encode(hasher.finalize()), diags)
+    let mut compiled_packs = build(compiled, allow, packs, hex::encode(hasher.finalize()), diags)?;
+    compiled_packs.cases = cases;
+    Ok(compiled_packs)
 }
 
 fn build(
@@ -256,6 +271,7 @@ fn build(
     let regex = RegexDetector::build(regex_rules, REGEX_SET_DFA_LIMIT).map_err(|e| whole_set_error(format!("regex rules: {e}")))?;
     Ok(CompiledPacks {
         rules,
+        cases: Vec::new(),
         allow,
         detectors: Detectors { keywords, regex, evasion: EvasionDetector::new(evasion_rules), decode_limits: DecodeLimits::default() },
         packs,

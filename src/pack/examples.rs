@@ -54,3 +54,41 @@ pub fn check(packs: &CompiledPacks, only_packs: &[String]) -> ExampleSummary {
     }
     summary
 }
+
+/// Run the pack-level `[[case]]`s (of packs loaded from `only_sources`, or all) through the
+/// engine with the default policy and no classifier. Returns (cases run, failures).
+pub fn check_cases(engine: &crate::Engine, only_sources: &[String]) -> (usize, Vec<ExampleFailure>) {
+    let packs = engine.packs();
+    let mut failures = Vec::new();
+    let mut run = 0;
+    for pc in packs.cases.iter().filter(|c| only_sources.is_empty() || only_sources.contains(&c.location.file)) {
+        run += 1;
+        let case = &pc.case;
+        let direction = case.direction.as_deref().and_then(|d| d.parse().ok()).unwrap_or(crate::Direction::Input);
+        let request = crate::ScanRequest { classify: false, ..crate::ScanRequest::new(&case.text, direction) };
+        let mut problems = Vec::new();
+        match engine.scan(&request) {
+            Err(e) => problems.push(e.to_string()),
+            Ok(report) => {
+                let fired: Vec<&str> = report.findings.iter().map(|f| f.rule.as_str()).collect();
+                problems.extend(case.expect.iter().filter(|r| !fired.contains(&r.as_str())).map(|r| format!("expected {r} to fire")));
+                problems.extend(case.absent.iter().filter(|r| fired.contains(&r.as_str())).map(|r| format!("{r} fired")));
+                if let Some(d) = &case.decision {
+                    if report.decision.as_str() != d {
+                        problems.push(format!("decision {} (expected {d})", report.decision.as_str()));
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            failures.push(ExampleFailure {
+                rule: format!("case {:?}", case.name),
+                location: format!("{}:{}", pc.location.file, pc.location.line),
+                expected: "case",
+                example: case.text.clone(),
+                matched: problems,
+            });
+        }
+    }
+    (run, failures)
+}

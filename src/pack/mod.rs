@@ -131,9 +131,18 @@ impl Allow {
     }
 }
 
+/// A pack-level golden case and where it was written.
+#[derive(Debug, Clone)]
+pub struct PackCase {
+    pub case: syntax::CaseSyntax,
+    pub location: Location,
+}
+
 /// Rules compiled into detectors. Immutable; shared as `Arc` and replaced whole on reload.
 pub struct CompiledPacks {
     pub rules: Vec<Rule>,
+    /// Golden cases from every pack.
+    pub cases: Vec<PackCase>,
     /// Allowlist entries from every pack.
     pub allow: Vec<Allow>,
     pub detectors: Detectors,

@@ -19,6 +19,28 @@ pub struct PackFile {
     /// The `[[allow]]` entries.
     #[serde(default)]
     pub allow: Vec<Spanned<AllowSyntax>>,
+    /// Pack-level golden cases, run by `picket rules test`.
+    #[serde(default)]
+    pub case: Vec<Spanned<CaseSyntax>>,
+}
+
+/// `[[case]]`: a whole text through the engine, with what must (and must not) come out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseSyntax {
+    pub name: String,
+    pub text: String,
+    #[serde(default)]
+    pub direction: Option<String>,
+    /// Rule ids that must fire.
+    #[serde(default)]
+    pub expect: Vec<String>,
+    /// Rule ids that must not fire.
+    #[serde(default)]
+    pub absent: Vec<String>,
+    /// `allow`, `mask` or `block` under the default policy.
+    #[serde(default)]
+    pub decision: Option<String>,
 }
 
 /// `[[allow]]`: a value that is never reported (a test card, a documentation key).
