@@ -277,11 +277,17 @@ fn add_repeated_values(text: &str, spans: &mut Vec<MaskSpan<'_>>) {
         if s.span.len() < 8 {
             continue;
         }
-        for (at, value) in text.match_indices(s.span.slice(text)) {
+        // Every occurrence, overlapping ones too (`match_indices` skips those): merging then
+        // masks the union with a label, so a `partial` tail next to them cannot complete the value.
+        let value = s.span.slice(text);
+        let mut from = 0;
+        while let Some(offset) = text[from..].find(value) {
+            let at = from + offset;
             let span = crate::span::Span::new(at, at + value.len());
-            if !spans.iter().any(|o| o.span.overlaps(&span)) {
+            if !spans.iter().any(|o| o.span == span) {
                 spans.push(MaskSpan { span, ..s });
             }
+            from = at + text[at..].chars().next().map_or(1, char::len_utf8);
         }
     }
 }

@@ -63,17 +63,19 @@ impl RegexDetector {
                 None => set_rules.push(rule),
             }
         }
-        let set = if set_rules.is_empty() {
-            None
-        } else {
-            Some(
-                regex::RegexSetBuilder::new(set_rules.iter().map(|r| r.regex.as_str()))
-                    .size_limit(64 << 20)
-                    .dfa_size_limit(set_dfa_limit)
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            )
+        // Each rule compiled within its own limits already; if the combined set exceeds the
+        // set's limit, the rules run one by one instead (slower, never refused).
+        let set = match set_rules.is_empty() {
+            true => None,
+            false => regex::RegexSetBuilder::new(set_rules.iter().map(|r| r.regex.as_str()))
+                .size_limit(64 << 20)
+                .dfa_size_limit(set_dfa_limit)
+                .build()
+                .ok(),
         };
+        if set.is_none() {
+            alone.append(&mut set_rules);
+        }
         Ok(RegexDetector { prefixed: PrefixedRules::build(prefixed)?, alone, set, set_rules })
     }
 

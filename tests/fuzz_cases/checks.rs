@@ -186,15 +186,15 @@ pub fn normalize_map(data: &[u8]) {
     } else {
         // Linear sample: prefixes, suffixes, single characters and empty spans.
         let mut prev = (0, 0, 0, 0);
-        for i in 0..=last {
+        for (i, &at) in bounds.iter().enumerate() {
             let (suffix_start, _) = span(i, last);
             let (_, prefix_end) = span(0, i);
             let (empty_start, _) = span(i, i);
-            assert!(suffix_start >= prev.0, "start went backwards at boundary {}", bounds[i]);
-            assert!(prefix_end >= prev.1, "end went backwards at boundary {}", bounds[i]);
-            assert_eq!(empty_start, suffix_start, "empty span at {} starts elsewhere than the suffix from it", bounds[i]);
+            assert!(suffix_start >= prev.0, "start went backwards at boundary {at}");
+            assert!(prefix_end >= prev.1, "end went backwards at boundary {at}");
+            assert_eq!(empty_start, suffix_start, "empty span at {at} starts elsewhere than the suffix from it");
             let (one_start, one_end) = if i < last { span(i, i + 1) } else { (prev.2, prev.3) };
-            assert!(one_start >= prev.2 && one_end >= prev.3, "single-char spans went backwards at boundary {}", bounds[i]);
+            assert!(one_start >= prev.2 && one_end >= prev.3, "single-char spans went backwards at boundary {at}");
             prev = (suffix_start, prefix_end, one_start, one_end);
         }
     }
