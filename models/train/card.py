@@ -51,21 +51,36 @@ def main():
     lat_rows = "\n".join(f"| {n} | {v['p50_ms']} | {v['p99_ms']} |" for n, v in lat.items())
     bip = ", ".join(f"{k} {pct(v['recall'])} (n={v['n']})" for k, v in m["bipia_recall_by_position"].items())
     noisy = m["noisy_rows"]
+    bl = m.get("by_language", {})
+    lang_txt = "\n".join(f"* {k}: benign FPR {pct(v['benign_fpr_at_threshold'])} (n={v['n_benign']}), "
+                         f"malicious recall {pct(v['recall_at_threshold'])} (n={v['n_malicious']})" for k, v in bl.items())
+    probe_rows = "\n".join(f"| {p['p_malicious']:.3f} | {'yes' if p['flagged'] else 'no'} | "
+                           f"{p['text'][:110].replace('|', '/').replace('<', '&lt;')} |" for p in m.get("probes", []))
     aims_ok = c["recall_at_1pct_fpr"] >= 0.90, a["hard_negative_fpr_at_shipped_threshold"] <= 0.03
 
     mw = args.get("max_windows", 1)
     dbw = args.get("doc_benign_weight", 1.0)
+    spans = ("no_bipia_spans" in args) and not args["no_bipia_spans"]
+    fbw = args.get("foreign_benign_weight", 1.0)
     train_cmd = f"--epochs {args['epochs']} --max-minutes {args['max_minutes']}"
+    if not spans:
+        train_cmd += " --no-bipia-spans"
+    if fbw != 1.0:
+        train_cmd += f" --foreign-benign-weight {fbw}"
     if mw > 1:
         train_cmd += f" --max-windows {mw}"
     if dbw != 1.0:
         train_cmd += f" --doc-benign-weight {dbw}"
     windows_txt = (f"{'up to ' + str(mw) + ' random windows' if mw > 1 else 'one random window'}: texts longer "
                    f"than the window are cut to random 126-token (p = {1 - args['p_long']:.1f}) or 254-token windows. "
-                   "BIPIA injected documents give one window that holds the injected instruction: its span is found "
-                   "by diffing against TRAIN texts with the same context where possible, else the documented "
-                   "insertion position (start / middle / end) is used."
-                   + (f" Benign documents (`kind` document / document_chunk) have loss weight x{dbw}." if dbw != 1.0 else ""))
+                   + ("BIPIA injected documents give one window that holds the injected instruction: its span is found "
+                      "by diffing against TRAIN texts with the same context where possible, else the documented "
+                      "insertion position (start / middle / end) is used." if spans else
+                      "BIPIA injected documents give one window placed by the documented insertion position "
+                      "(start: first tokens, end: last tokens, middle: centred ± a quarter window) so that it holds "
+                      "the injected instruction.")
+                   + (f" Benign documents (`kind` document / document_chunk) have loss weight x{dbw}." if dbw != 1.0 else "")
+                   + (f" Non-English benign rows (CyberSecEval translations) have loss weight x{fbw}." if fbw != 1.0 else ""))
     card = f"""# picket-intent — prompt-intent classifier (benign / injection / jailbreak)
 
 Default prompt-intent model of Picket. A fine-tuned **all-MiniLM-L6-v2** (6 layers, hidden 384,
@@ -177,6 +192,15 @@ Per label, clean:
 
 BIPIA indirect injections (long documents) by insertion position: {bip}.
 
+By language (`lang` is only set on CyberSecEval machine-translated rows; everything else counts as English):
+{lang_txt}
+
+Probe texts (not from the data set) at the shipped threshold:
+
+| P(malicious) | flagged | text |
+|---|---|---|
+{probe_rows}
+
 ### Per source (shipped threshold)
 
 | source [label] | n | result |
@@ -224,10 +248,12 @@ XSTest CC-BY-4.0).
 
 ## Known limits
 
-* English-centric: the base vocabulary is English uncased WordPiece. Scripts such as Hindi, Bengali,
-  Thai, Arabic and CJK are largely split into single characters or `[UNK]`; recall on translated
-  attacks is lower and the model has seen almost no benign non-English text, so foreign-language
-  benign text is more likely to be a false positive.
+* **Non-English text is over-flagged.** The base vocabulary is English uncased WordPiece (Hindi,
+  Bengali, Thai, Arabic, CJK fall apart into single characters or `[UNK]`), and in the training data
+  most non-English text is malicious (CyberSecEval translations) while only ~220 benign rows are
+  non-English. The model has partly learned "foreign language ⇒ injection": see the by-language
+  numbers and the German probe above. Callers that scan much non-English text should expect a far
+  higher FPR than the headline number, or skip/relax this model for such text.
 * The benign test data is close in style to the training data (same sources); real traffic will
   have a higher FPR than measured here. Recalibrate the threshold on your own benign traffic.
 * Window max-pooling: a long benign document gets several chances to trip the classifier, so the

@@ -94,6 +94,7 @@ def main():
             "hard": bool(r.get("hard", False)),
             "kind": r.get("kind"),
             "variant": r.get("variant"),
+            "lang": r.get("lang"),
             "noisy": reason is not None,
             "noise_reason": reason,
         }

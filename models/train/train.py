@@ -135,6 +135,10 @@ def main():
     ap.add_argument("--max-minutes", type=float, default=38.0)
     ap.add_argument("--max-windows", type=int, default=1,
                     help="windows per epoch for a text longer than the window (BIPIA injections: always 1)")
+    ap.add_argument("--no-bipia-spans", action="store_true",
+                    help="do not diff-locate BIPIA injection spans (use only the documented position)")
+    ap.add_argument("--foreign-benign-weight", type=float, default=1.0,
+                    help="loss weight multiplier for benign rows with a non-English `lang` (CyberSecEval translations)")
     ap.add_argument("--doc-benign-weight", type=float, default=1.0,
                     help="loss weight multiplier for benign documents (kind document / document_chunk)")
     ap.add_argument("--seed", type=int, default=13)
@@ -163,9 +167,18 @@ def main():
                 pos[r["text"]] = r["position"]
     for r in train:
         r["position"] = pos.get(r["text"])
-    print(f"BIPIA spans located: {locate_bipia_spans(train, tok)}", flush=True)
-    sw = np.array([args.doc_benign_weight if (r["label"] == "benign" and r.get("kind") in ("document", "document_chunk"))
-                   else 1.0 for r in train], dtype=np.float32)
+    if not args.no_bipia_spans:
+        print(f"BIPIA spans located: {locate_bipia_spans(train, tok)}", flush=True)
+    def sample_weight(r):
+        if r["label"] != "benign":
+            return 1.0
+        if r.get("kind") in ("document", "document_chunk"):
+            return args.doc_benign_weight
+        if r.get("lang") not in (None, "English"):
+            return args.foreign_benign_weight
+        return 1.0
+
+    sw = np.array([sample_weight(r) for r in train], dtype=np.float32)
     encs = tok.encode_batch([r["text"] for r in train], add_special_tokens=False)
     toks = [e.ids for e in encs]
     y = np.array([LABELS.index(r["label"]) for r in train])
