@@ -105,7 +105,7 @@ fn smoke() {
                 .repeat(20)
         })
         .collect();
-    let prompts: Vec<String> = docs.iter().map(|d| d[..200].to_string()).collect();
+    let prompts: Vec<String> = docs.iter().map(|d| d.chars().take(200).collect()).collect();
     percentiles(&engine, "smoke prompts", &prompts);
     throughput(&engine, "smoke docs", &docs, 1);
 }

@@ -1,7 +1,7 @@
 //! The engine: current packs, classifier and policies; `scan` is the one entry point that the
 //! CLI, the HTTP server and the batch scanner all call.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -269,25 +269,29 @@ pub fn detect(packs: &CompiledPacks, text: &str, direction: Direction) -> Vec<Fi
 
 /// A value found once is masked wherever it occurs: the same secret pasted again without the
 /// context that made a rule fire must not survive. Values shorter than 8 bytes are left alone
-/// (too likely to be ordinary words or numbers).
+/// (too likely to be ordinary words or numbers). One overlapping Aho-Corasick pass finds every
+/// occurrence of every distinct value, overlapping ones included (merging then masks the union
+/// with a label, so a `partial` tail next to them cannot complete the value); the cost is linear
+/// in the text however often values repeat.
 fn add_repeated_values(text: &str, spans: &mut Vec<MaskSpan<'_>>) {
-    let found = spans.len();
-    for i in 0..found {
-        let s = spans[i];
-        if s.span.len() < 8 {
-            continue;
+    let mut values: Vec<&str> = Vec::new();
+    let mut templates = Vec::new();
+    let mut distinct = HashSet::new();
+    for s in spans.iter().filter(|s| s.span.len() >= 8) {
+        if distinct.insert(s.span.slice(text)) {
+            values.push(s.span.slice(text));
+            templates.push(*s);
         }
-        // Every occurrence, overlapping ones too (`match_indices` skips those): merging then
-        // masks the union with a label, so a `partial` tail next to them cannot complete the value.
-        let value = s.span.slice(text);
-        let mut from = 0;
-        while let Some(offset) = text[from..].find(value) {
-            let at = from + offset;
-            let span = crate::span::Span::new(at, at + value.len());
-            if !spans.iter().any(|o| o.span == span) {
-                spans.push(MaskSpan { span, ..s });
-            }
-            from = at + text[at..].chars().next().map_or(1, char::len_utf8);
+    }
+    if values.is_empty() {
+        return;
+    }
+    let Ok(ac) = aho_corasick::AhoCorasick::builder().match_kind(aho_corasick::MatchKind::Standard).build(&values) else { return };
+    let mut known: HashSet<crate::span::Span> = spans.iter().map(|s| s.span).collect();
+    for m in ac.find_overlapping_iter(text) {
+        let span = crate::span::Span::new(m.start(), m.end());
+        if known.insert(span) {
+            spans.push(MaskSpan { span, ..templates[m.pattern().as_usize()] });
         }
     }
 }

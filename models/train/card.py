@@ -81,6 +81,29 @@ def main():
                       "the injected instruction.")
                    + (f" Benign documents (`kind` document / document_chunk) have loss weight x{dbw}." if dbw != 1.0 else "")
                    + (f" Non-English benign rows (CyberSecEval translations) have loss weight x{fbw}." if fbw != 1.0 else ""))
+    exp_rows = []
+    for name in ("run2", "run3"):
+        pth = os.path.join(WORK, f"train_meta_{name}.json")
+        if not os.path.exists(pth):
+            continue
+        mm = j(pth)
+        a_ = mm["args"]
+        h = mm["history"][mm["best_epoch"]]
+        flags = f"--epochs {a_['epochs']} --max-minutes {a_['max_minutes']}"
+        for k in ("max_windows", "doc_benign_weight", "foreign_benign_weight"):
+            if a_.get(k, 1) != 1:
+                flags += f" --{k.replace('_', '-')} {a_[k]}"
+        exp_rows.append(f"| `{flags}` | {mm['minutes']} | {h['epoch']} | {h['recall_at_1pct_fpr']:.3f} | {h['recall_at_5pct_fpr']:.3f} |")
+    experiments = ""
+    if exp_rows:
+        experiments = ("Further runs (not shipped; compared on the validation slice only, with a rule fixed "
+                       "in advance: replace the shipped run only at val recall@1 %FPR ≥ 0.87; the test split was not "
+                       "used to compare runs):\n\n| train.py flags | min | best epoch | val recall@1 %FPR | "
+                       "val recall@5 %FPR |\n|---|---|---|---|---|\n"
+                       f"| shipped: `{train_cmd}` | {meta['minutes']} | {meta['best_epoch']} | "
+                       f"{best['recall_at_1pct_fpr']:.3f} | {best['recall_at_5pct_fpr']:.3f} |\n"
+                       + "\n".join(exp_rows) + "\n\nBoth later runs used the diff-located BIPIA spans "
+                       "(default now). Validation has only 255 malicious texts, so ±0.02 is noise.\n")
     card = f"""# picket-intent — prompt-intent classifier (benign / injection / jailbreak)
 
 Default prompt-intent model of Picket. A fine-tuned **all-MiniLM-L6-v2** (6 layers, hidden 384,
@@ -149,6 +172,7 @@ frozen, cross-entropy with sqrt-inverse-frequency class weights
 1 % FPR: epoch {meta['best_epoch']} (val recall@1 %FPR {best['recall_at_1pct_fpr']:.3f}, val
 recall@5 %FPR {best['recall_at_5pct_fpr']:.3f}).
 
+{experiments}
 ## Export checks (`export.py`)
 
 * ONNX fp32 vs torch: max |Δlogit| = {exp['fp32_onnx_vs_torch_max_abs_logit_diff']:.2e} on {exp['fp32_vs_torch_windows']} test windows.
@@ -261,6 +285,10 @@ XSTest CC-BY-4.0).
 * Training labels come from public benchmarks with known noise (see above); PAIR-style fluent
   role-play jailbreaks and attacks that are only harmful relative to a particular system prompt
   ("what is the password?") are inherently ambiguous for a standalone classifier.
+* Dynamic int8 quantization computes activation scales over the whole input tensor, so a window's
+  score depends slightly on what else is in the batch (padding rows included): expect P(malicious) to
+  move by a few hundredths between batch 1 and batched runs. The metrics here used batches of up
+  to 16 windows sorted by length; latency was measured at batch 1.
 * Not trained on Tensor Trust data and not evaluated on it.
 * The injection/jailbreak split is a convenience; both categories overlap in practice.
 """

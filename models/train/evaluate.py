@@ -121,8 +121,18 @@ def main():
     ap.add_argument("--model-dir", default=os.path.join(REPO_MODELS, "picket-intent"))
     ap.add_argument("--test", default=os.path.join(WORK, "test.jsonl"))
     ap.add_argument("--quick", type=int, default=0, help="smoke test: use only N test rows")
+    ap.add_argument("--latency-only", action="store_true", help="only re-measure latency into an existing metrics.json")
     args = ap.parse_args()
     md = args.model_dir
+    if args.latency_only:
+        sess = ort_session(os.path.join(md, "model.onnx"))
+        with open(os.path.join(md, "metrics.json")) as fh:
+            out = json.load(fh)
+        out["latency_per_window_batch1_intra_op_1"] = {str(n): latency(sess, n) for n in (64, 128, 256)}
+        with open(os.path.join(md, "metrics.json"), "w") as fh:
+            json.dump(out, fh, indent=1)
+        print(json.dumps(out["latency_per_window_batch1_intra_op_1"]))
+        return
     thr = read_threshold(os.path.join(md, "model.toml"))
     tok = load_tokenizer(os.path.join(md, "tokenizer.json"))
     sess = ort_session(os.path.join(md, "model.onnx"))
