@@ -313,7 +313,7 @@ fn load_packs(no_builtin: bool, extra: &[PathBuf]) -> Result<CompiledPacks, Pack
 }
 
 /// 32 bytes from the OS; the `hash` operator is then stable for this process only.
-fn random_key() -> Vec<u8> {
+pub(crate) fn random_key() -> Vec<u8> {
     use std::io::Read;
     let mut key = vec![0u8; 32];
     if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut key)).is_err() {

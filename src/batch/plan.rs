@@ -107,7 +107,7 @@ impl<'e> Plan<'e> {
             sarif: o.sarif.clone(),
             quarantine: o.quarantine.clone(),
             masked_dir: o.masked_dir.clone(),
-            masker: Masker::new(random_key()),
+            masker: Masker::new(crate::engine::random_key()),
             estimate_totals: o.estimate_totals,
         })
     }
@@ -213,21 +213,6 @@ pub(crate) fn absolute(path: &Path) -> PathBuf {
             _ => return lexical,
         }
     }
-}
-
-/// 32 bytes from the OS for the `hash` mask operator of masked copies.
-fn random_key() -> Vec<u8> {
-    use std::io::Read;
-    let mut key = vec![0u8; 32];
-    if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut key)).is_err() {
-        use std::hash::{BuildHasher, Hasher};
-        for chunk in key.chunks_mut(8) {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u64(0);
-            chunk.copy_from_slice(&h.finish().to_le_bytes());
-        }
-    }
-    key
 }
 
 #[cfg(test)]
