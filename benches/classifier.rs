@@ -2,6 +2,10 @@
 //! per-window p50/p99 at 64/128/256 tokens (one window each; the shipped model's windows hold 256),
 //! windows/s with 1 and 2 inference threads, and the engine's overhead over the bare model call.
 //! `cargo bench --bench classifier` (needs `scripts/setup-ort.sh`).
+//!
+//! `PICKET_BENCH_BASELINE=DIR` also times the model in DIR (e.g. the previous release's
+//! `models/picket-intent`) in the same run, interleaved window by window, and prints the ratio;
+//! the start-up (tokenizer + session) of each model is printed too.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,22 +30,42 @@ fn main() {
     let load = |threads| {
         Classifier::load(&ClassifierOptions { threads, ..Default::default() }).expect("model and ONNX Runtime (scripts/setup-ort.sh)")
     };
+    let started = Instant::now();
     let one = Arc::new(load(1));
+    println!("start-up (tokenizer + session): {:.2?}", started.elapsed());
+    let baseline = std::env::var_os("PICKET_BENCH_BASELINE").map(|dir| {
+        let started = Instant::now();
+        let c = Classifier::load(&ClassifierOptions { threads: 1, model_dir: Some(dir.into()), ..Default::default() })
+            .expect("baseline model loads");
+        println!("baseline start-up: {:.2?}", started.elapsed());
+        c
+    });
     println!("== per-window latency, 1 inference thread, intra-op threads 1 ==");
     for tokens in [64, 128, 256] {
         let text = text_of(tokens);
+        let time = |c: &Classifier| {
+            let t = Instant::now();
+            c.window_scores(&text).unwrap();
+            t.elapsed()
+        };
         for _ in 0..3 {
-            one.window_scores(&text).unwrap();
+            time(&one);
+            baseline.as_ref().map(time);
         }
-        let times: Vec<Duration> = (0..runs)
-            .map(|_| {
-                let t = Instant::now();
-                one.window_scores(&text).unwrap();
-                t.elapsed()
-            })
-            .collect();
+        let (mut times, mut base_times) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            times.push(time(&one));
+            if let Some(b) = &baseline {
+                base_times.push(time(b));
+            }
+        }
         let (p50, p99) = percentiles(times);
-        println!("{tokens:>4} tokens  p50 {p50:>8.2?}  p99 {p99:>8.2?}");
+        print!("{tokens:>4} tokens  p50 {p50:>8.2?}  p99 {p99:>8.2?}");
+        if !base_times.is_empty() {
+            let (b50, b99) = percentiles(base_times);
+            print!("   baseline p50 {b50:>8.2?}  p99 {b99:>8.2?}   p50 ratio {:.2}x", p50.as_secs_f64() / b50.as_secs_f64());
+        }
+        println!();
     }
 
     println!("\n== engine scan of a 1 KiB prompt with the classifier vs the classifier alone ==");

@@ -12,7 +12,7 @@ use crate::classify::{Classifier, ModelError};
 use crate::detect::{Finding, RuleId};
 use crate::mask::{MaskSpan, Masker};
 use crate::pack::{self, Action, CompiledPacks, MaskOp, PackError, PackSource};
-use crate::policy::{blocking_categories, CategoryScores, Decision, Direction, Policy};
+use crate::policy::{block_decided_by, blocking_categories, Category, CategoryScores, DecidedBy, Decision, Direction, Policy};
 use crate::report::{Categories, Report, ReportFinding};
 use crate::span::CharIndex;
 use crate::text::ScanText;
@@ -169,26 +169,39 @@ impl Engine {
 
         let findings = detect(&packs, req.text, req.direction);
 
-        let mut scores = CategoryScores::default();
+        let mut rule_scores = CategoryScores::default();
         for (rule, score) in best_per_rule(&findings) {
-            scores.combine(packs.rule(rule).category, score);
+            rule_scores.combine(packs.rule(rule).category, score);
         }
-        let classifier = match (&self.classifier, req.classify) {
+        let mut classifier = match (&self.classifier, req.classify) {
             (Some(c), true) => Some(c.classify(req.text)?),
             _ => None,
         };
-        if let Some(outcome) = &classifier {
-            for (category, p) in &outcome.categories {
-                scores.combine(*category, *p);
+        let mut model_scores = CategoryScores::default();
+        if let Some(outcome) = &mut classifier {
+            if packs.allows_whole_text(req.text) {
+                outcome.report.allowlisted = true;
+            } else {
+                for (category, p) in &outcome.categories {
+                    model_scores.combine(*category, *p);
+                }
             }
+        }
+        let mut scores = rule_scores;
+        for (i, &p) in model_scores.0.iter().enumerate() {
+            scores.combine(Category::ALL[i], p);
         }
 
         let actionable = |f: &&Finding| f.score >= direction_policy.min_score;
         let mut blocked_by = blocking_categories(direction_policy, &scores);
+        let mut rule_action_blocks = false;
         for f in findings.iter().filter(actionable) {
             let rule = packs.rule(f.rule);
-            if rule.action == Action::Block && !blocked_by.contains(&rule.category) {
-                blocked_by.push(rule.category);
+            if rule.action == Action::Block {
+                rule_action_blocks = true;
+                if !blocked_by.contains(&rule.category) {
+                    blocked_by.push(rule.category);
+                }
             }
         }
         let wants_mask = findings.iter().filter(actionable).any(|f| packs.rule(f.rule).action != Action::Report);
@@ -197,6 +210,11 @@ impl Engine {
             (true, _) => (fallback, false),
             (false, false) => (Decision::Block, false),
             (false, true) => (fallback, true),
+        };
+        let decided_by = match decision {
+            Decision::Block => Some(block_decided_by(direction_policy, &rule_scores, &model_scores, rule_action_blocks)),
+            Decision::Mask => Some(DecidedBy::Rules),
+            Decision::Allow => None,
         };
 
         let masked = (decision == Decision::Mask || req.return_masked).then(|| {
@@ -248,6 +266,7 @@ impl Engine {
             classifier: classifier.map(|c| c.report),
             would_block,
             blocked_by,
+            decided_by,
             took_us: started.elapsed().as_micros() as u64,
         })
     }

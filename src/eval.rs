@@ -41,6 +41,21 @@ pub struct Record {
     /// `train` / `test` in `../shared/data`; `picket eval --split` filters on it.
     #[serde(default)]
     pub split: Option<String>,
+    /// Every other field (`lang`, `source`, `kind`, ...), for `picket eval --group-by`.
+    #[serde(flatten)]
+    pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+impl Record {
+    /// A field's value as a group name (`-` when absent); `source` is cut at its `:path`.
+    pub fn group(&self, field: &str) -> String {
+        match self.fields.get(field) {
+            Some(serde_json::Value::String(s)) if field == "source" => s.split(':').next().unwrap_or(s).to_string(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Null) | None => "-".into(),
+            Some(v) => v.to_string(),
+        }
+    }
 }
 
 /// True/false positive and false negative counts.
@@ -212,6 +227,8 @@ pub struct ClassReport {
     pub blocking: Counts,
     /// Per gold label: how many were blocked.
     pub blocked_by_label: BTreeMap<String, (usize, usize)>,
+    /// With `--group-by FIELD`: per value of the field, per gold label, (blocked, total).
+    pub by_group: BTreeMap<String, BTreeMap<String, (usize, usize)>>,
     /// Benign records flagged `hard` that were blocked / total.
     pub hard_negatives_blocked: (usize, usize),
     /// Per rule: tp = fired on a malicious record, fp = fired on a benign one.
@@ -228,13 +245,22 @@ pub struct ClassReport {
 type Scored = (usize, bool, bool, f64, Decision, Vec<String>);
 
 /// Evaluate block decisions on classification-labelled records.
-pub fn eval_classification(engine: &Engine, records: &[Record], direction: Direction, classify: bool) -> ClassReport {
+///
+/// Malicious means `injection` or `jailbreak`; records with any other non-benign label (such
+/// as `harmful`) are counted per label and per group only, not in the blocking counts.
+pub fn eval_classification(
+    engine: &Engine,
+    records: &[Record],
+    direction: Direction,
+    classify: bool,
+    group_by: Option<&str>,
+) -> ClassReport {
     let scored: Vec<Option<Scored>> = records
         .par_iter()
         .enumerate()
         .map(|(i, r)| {
             let label = r.label.as_deref()?;
-            let malicious = label != "benign";
+            let malicious = matches!(label, "injection" | "jailbreak");
             let req = ScanRequest { classify, ..ScanRequest::new(&r.text, r.direction.unwrap_or(direction)) };
             let report = engine.scan(&req).ok()?;
             let score = f64::from(report.categories.injection.max(report.categories.jailbreak));
@@ -253,9 +279,18 @@ pub fn eval_classification(engine: &Engine, records: &[Record], direction: Direc
         out.records += 1;
         let blocked = decision == Decision::Block;
         let label = records[i].label.clone().unwrap_or_default();
+        if let Some(field) = group_by {
+            let e = out.by_group.entry(records[i].group(field)).or_default().entry(label.clone()).or_default();
+            e.1 += 1;
+            e.0 += usize::from(blocked);
+        }
+        let counted = malicious || label == "benign";
         let e = out.blocked_by_label.entry(label).or_default();
         e.1 += 1;
         e.0 += usize::from(blocked);
+        if !counted {
+            continue;
+        }
         match (malicious, blocked) {
             (true, true) => out.blocking.tp += 1,
             (true, false) => {

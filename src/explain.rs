@@ -107,6 +107,7 @@ pub fn explain(engine: &Engine, req: &ScanRequest<'_>) -> Result<Explanation, Sc
     let windows = match (engine.classifier(), req.classify) {
         (Some(c), true) => c
             .window_scores(req.text)?
+            .0
             .into_iter()
             .map(|(span, probs)| WindowWhy {
                 start: span.start,

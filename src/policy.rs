@@ -207,9 +207,54 @@ pub fn blocking_categories(policy: &DirectionPolicy, scores: &CategoryScores) ->
     policy.block.iter().filter(|(c, threshold)| scores.get(**c) >= **threshold).map(|(c, _)| *c).collect()
 }
 
+/// Which part of the engine a decision rests on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecidedBy {
+    /// The rules alone reach the decision.
+    Rules,
+    /// The classifier alone reaches it.
+    Model,
+    /// Both reach it on their own, or only their combined score does.
+    Both,
+}
+
+/// Who decided a block: the rules' and the model's scores are checked on their own against the
+/// block thresholds. `rule_action_blocks` is true when a `block`-action finding fired.
+pub fn block_decided_by(
+    policy: &DirectionPolicy,
+    rule_scores: &CategoryScores,
+    model_scores: &CategoryScores,
+    rule_action_blocks: bool,
+) -> DecidedBy {
+    let rules = rule_action_blocks || !blocking_categories(policy, rule_scores).is_empty();
+    let model = !blocking_categories(policy, model_scores).is_empty();
+    match (rules, model) {
+        (true, false) => DecidedBy::Rules,
+        (false, true) => DecidedBy::Model,
+        _ => DecidedBy::Both,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_decided_by_names_the_part_that_reaches_the_threshold() {
+        let policy = Policy::default_policy();
+        let p = policy.direction(Direction::Input);
+        let mut high = CategoryScores::default();
+        high.combine(Category::Injection, 0.95);
+        let mut mid = CategoryScores::default();
+        mid.combine(Category::Injection, 0.6);
+        let none = CategoryScores::default();
+        assert_eq!(block_decided_by(p, &high, &none, false), DecidedBy::Rules);
+        assert_eq!(block_decided_by(p, &none, &high, false), DecidedBy::Model);
+        assert_eq!(block_decided_by(p, &high, &high, false), DecidedBy::Both);
+        assert_eq!(block_decided_by(p, &mid, &mid, false), DecidedBy::Both);
+        assert_eq!(block_decided_by(p, &none, &high, true), DecidedBy::Both);
+    }
 
     #[test]
     fn noisy_or_combines_independent_scores() {

@@ -28,6 +28,9 @@ pub struct Report {
     /// Categories that reached their block threshold (or held a `block` finding).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub blocked_by: Vec<Category>,
+    /// Which part the decision rests on: `rules`, `model` or `both`; absent for `allow`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<crate::policy::DecidedBy>,
     pub took_us: u64,
 }
 
@@ -92,6 +95,9 @@ pub struct ClassifierReport {
     /// Byte span (original text) of the deciding window.
     pub window_start: usize,
     pub window_end: usize,
+    /// An `[[allow]]` entry matched the whole text: the scores are reported but do not count.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allowlisted: bool,
 }
 
 /// Scores go on the wire with four decimals: more is noise, and it keeps snapshots stable.

