@@ -39,5 +39,5 @@ pub mod text;
 pub mod vault;
 
 pub use engine::{Engine, EngineConfig, ScanError, ScanRequest};
-pub use policy::{Category, Decision, Direction, Policy};
+pub use policy::{Category, DecidedBy, Decision, Direction, Policy};
 pub use report::Report;

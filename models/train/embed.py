@@ -60,10 +60,10 @@ def build_encoder(rows, tok, layers, keep, probes):
     return int8
 
 
-def load_cache():
+def load_cache(folder="features"):
     """{text key: float16 array [windows, features]} from every cache file."""
     cache = {}
-    for path in sorted(glob.glob(os.path.join(WORK, "features", "*.npz"))):
+    for path in sorted(glob.glob(os.path.join(WORK, folder, "*.npz"))):
         z = np.load(path)
         feats, offs = z["feats"], z["offsets"]
         for k, a, b in zip(z["keys"], offs[:-1], offs[1:]):
@@ -78,6 +78,24 @@ def session(path, threads):
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+def encode_exact(texts, tok, sess):
+    """Like encode_texts, but each text's windows run as their own batch, exactly as the Rust
+    runtime runs them (int8 activations are quantized per tensor, so batch neighbours matter)."""
+    names = [o.name for o in sess.get_outputs()]
+    out, t0 = [], time.time()
+    for n, text in enumerate(texts):
+        ids = tok.encode(text, add_special_tokens=False).ids
+        wins = runtime_windows(ids, BOS, EOS, MAX_TOKENS, STRIDE)
+        feats = []
+        for b in range(0, len(wins), 16):
+            a, m = pad_batch(wins[b:b + 16], PAD)
+            feats.append(np.concatenate(sess.run(names, {"input_ids": a, "attention_mask": m}), axis=1))
+        out.append(np.concatenate(feats).astype(np.float16))
+        if n % 2000 == 0:
+            print(f"  exact {n}/{len(texts)}, {time.time() - t0:.0f}s", flush=True)
+    return out, names
 
 
 def encode_texts(texts, tok, sess, batch=32):
@@ -113,6 +131,7 @@ def main():
     ap.add_argument("--layers", type=int, default=LAYERS)
     ap.add_argument("--keep", type=int, default=KEEP)
     ap.add_argument("--rebuild", action="store_true", help="rebuild the encoder (drops the cache)")
+    ap.add_argument("--exact", default="", help="comma-separated parts (val,eval,test) to encode exactly like the runtime, one text per run")
     args = ap.parse_args()
     rows = load_jsonl(os.path.join(WORK, "rows.jsonl"))
     tok = load_tokenizer(os.path.join(WORK, "tokenizer.json"))
@@ -121,22 +140,26 @@ def main():
         for f in glob.glob(os.path.join(WORK, "features", "*.npz")):
             os.remove(f)
         build_encoder(rows, tok, args.layers, args.keep, PROBES)
-    cache = load_cache()
-    todo = sorted({r["text"] for r in rows if text_key(r["text"]) not in cache}, key=len)
+    folder = "features_exact" if args.exact else "features"
+    parts = set(args.exact.split(",")) if args.exact else None
+    cache = load_cache(folder)
+    todo = sorted({r["text"] for r in rows if text_key(r["text"]) not in cache and (parts is None or r["part"] in parts)}, key=len)
     print(f"{len(rows)} rows, {len(cache)} cached texts, {len(todo)} to encode")
     if not todo:
         return
     sess = session(int8, args.threads)
-    os.makedirs(os.path.join(WORK, "features"), exist_ok=True)
+    os.makedirs(os.path.join(WORK, folder), exist_ok=True)
     t0 = time.time()
     for s in range(0, len(todo), 8000):
         part = todo[s:s + 8000]
-        feats, names = encode_texts(part, tok, sess)
+        feats, names = encode_exact(part, tok, sess) if args.exact else encode_texts(part, tok, sess)
         offsets = np.cumsum([0] + [len(f) for f in feats])
-        path = os.path.join(WORK, "features", f"{int(time.time() * 1000)}.npz")
+        path = os.path.join(WORK, folder, f"{int(time.time() * 1000)}.npz")
         np.savez(path, keys=np.array([text_key(t) for t in part]), offsets=offsets,
                  feats=np.concatenate(feats), names=np.array(names))
         print(f"{s + len(part)}/{len(todo)} texts, {time.time() - t0:.0f}s", flush=True)
+    if args.exact:
+        return
     with open(os.path.join(WORK, "embed_report.json"), "w") as fh:
         json.dump({"outputs": names, "texts": len(todo), "seconds": time.time() - t0}, fh)
 

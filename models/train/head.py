@@ -41,24 +41,40 @@ H = 384
 MAX_BENIGN_WINDOWS = 8
 
 
-def layer_slice(names, layer):
-    name = "features" if layer == 8 else f"features_l{layer}"
-    i = list(names).index(name)
-    return slice(i * H, (i + 1) * H)
+def feature_name(layer):
+    return "features" if layer == 8 else f"features_l{layer}"
+
+
+def layer_columns(names, layers):
+    """Columns of the cached features for the pooled outputs of `layers` (concatenated)."""
+    cols = []
+    for layer in layers:
+        i = list(names).index(feature_name(layer))
+        cols += list(range(i * H, (i + 1) * H))
+    return np.array(cols)
 
 
 class Data:
-    def __init__(self, layer, partial=False):
+    def __init__(self, layers, partial=False):
         self.rows = load_jsonl(os.path.join(WORK, "rows.jsonl"))
         cache = load_cache()
         if partial:
             self.rows = [r for r in self.rows if text_key(r["text"]) in cache]
         names = json.load(open(os.path.join(WORK, "embed_report.json")))["outputs"]
-        sl = layer_slice(names, layer)
+        sl = layer_columns(names, layers)
         missing = [r for r in self.rows if text_key(r["text"]) not in cache]
         if missing:
             raise SystemExit(f"{len(missing)} rows have no features: run embed.py")
-        self.feats = [cache[text_key(r["text"])][:, sl].astype(np.float32) for r in self.rows]
+        # Rows that are not trained on use the runtime-exact features where embed.py --exact made
+        # them: the threshold and every reported number then match what the daemon computes.
+        exact = load_cache("features_exact")
+        self.exact = 0
+        self.feats = []
+        for r in self.rows:
+            k = text_key(r["text"])
+            use_exact = r["part"] != "train" and k in exact
+            self.exact += use_exact
+            self.feats.append((exact[k] if use_exact else cache[k])[:, sl].astype(np.float32))
 
     def select(self, pred):
         return [i for i, r in enumerate(self.rows) if pred(r)]
@@ -69,6 +85,9 @@ def family_weights(rows, idx):
     return {f: np.sqrt(n) / n for f, n in counts.items()}
 
 
+MLP = {"hidden": 256, "epochs": 16, "attack_weight": 1.0}
+
+
 def fit_head(X, y, w, kind, seed=0):
     if kind == "lr":
         from sklearn.linear_model import LogisticRegression
@@ -76,7 +95,7 @@ def fit_head(X, y, w, kind, seed=0):
         clf = LogisticRegression(C=4.0, max_iter=400)
         clf.fit(X, y, sample_weight=w)
         return [(clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32))]
-    return fit_mlp(X, y, w, seed=seed)
+    return fit_mlp(X, y, w, hidden=MLP["hidden"], epochs=MLP["epochs"], seed=seed)
 
 
 def fit_mlp(X, y, w, hidden=256, epochs=16, lr=3e-3, wd=1e-4, seed=0):
@@ -167,7 +186,8 @@ def training_set(data, idx, layers=None):
             take = f[[int(np.argmax(1 - softmax(logits(layers, f))[:, 0]))]]
         X.append(take)
         y += [lab] * len(take)
-        w += [weights[r["family"]] / len(take)] * len(take)
+        boost = MLP["attack_weight"] if lab else 1.0
+        w += [boost * weights[r["family"]] / len(take)] * len(take)
     return np.concatenate(X), np.array(y), np.array(w, np.float32)
 
 
@@ -206,55 +226,6 @@ def is_attack(r):
     return r["label"] in ("injection", "jailbreak")
 
 
-def evaluate(data, layers, temperature, threshold):
-    rows = data.rows
-    rep = {}
-
-    def scored(pred):
-        idx = data.select(pred)
-        s, _ = text_scores(data, idx, layers, temperature)
-        return idx, s
-
-    # fixed test split (the upstream test rows of every source)
-    idx, s = scored(lambda r: r["part"] == "test" and r["label"] in LABELS)
-    y = np.array([is_attack(rows[i]) for i in idx])
-    hard = np.array([rows[i]["hard"] for i in idx])
-    rep["test"] = {
-        "n_attack": int(y.sum()), "n_benign": int((~y).sum()),
-        "recall_at_1pct_fpr": recall_at_fpr(s[y], s[~y], 0.01),
-        "recall_at_5pct_fpr": recall_at_fpr(s[y], s[~y], 0.05),
-        "recall": float((s[y] >= threshold).mean()),
-        "benign_blocked": float((s[~y] >= threshold).mean()),
-        "hard_negative_blocked": float((s[~y & hard] >= threshold).mean()),
-    }
-    per_family = collections.defaultdict(list)
-    for i, sc in zip(idx, s):
-        per_family[(rows[i]["family"], "attack" if is_attack(rows[i]) else "benign")].append(sc >= threshold)
-    rep["test_by_family"] = {f"{f}/{k}": {"n": len(v), "flagged": float(np.mean(v))} for (f, k), v in sorted(per_family.items())}
-    # per language: multilingual test split + English rows of the base test split
-    per_lang = collections.defaultdict(lambda: {"benign": [], "attack": []})
-    for i, sc in zip(idx, s):
-        per_lang[rows[i]["lang"]]["attack" if is_attack(rows[i]) else "benign"].append(sc >= threshold)
-    rep["test_by_language"] = {
-        l: {"benign_n": len(v["benign"]), "benign_blocked": float(np.mean(v["benign"])) if v["benign"] else None,
-            "attack_n": len(v["attack"]), "recall": float(np.mean(v["attack"])) if v["attack"] else None}
-        for l, v in sorted(per_lang.items())}
-    # everyday set, PII carriers, harmful questions (never trained on)
-    for fam in ("everyday", "pii-synthetic", "pii-secret-examples", "MultiJail"):
-        idx2, s2 = scored(lambda r, fam=fam: r["family"] == fam)
-        if not idx2:
-            continue
-        flagged = s2 >= threshold
-        entry = {"n": len(idx2), "flagged": float(flagged.mean())}
-        by_lang = collections.defaultdict(list)
-        for i, fl in zip(idx2, flagged):
-            by_lang[rows[i]["lang"]].append(fl)
-        entry["by_language"] = {l: {"n": len(v), "flagged": float(np.mean(v))} for l, v in sorted(by_lang.items())}
-        entry["examples_flagged"] = [rows[i]["text"][:120] for i, fl in zip(idx2, flagged) if fl][:12]
-        rep[fam] = entry
-    return rep
-
-
 def fit_all(data, kind, exclude_family=None):
     ok = lambda r: r["label"] in LABELS and r["family"] != exclude_family  # noqa: E731
     tr = data.select(lambda r: r["part"] == "train" and ok(r))
@@ -267,55 +238,25 @@ def fit_all(data, kind, exclude_family=None):
     return layers, t, thr
 
 
-def loso(data, kind):
-    fams = sorted({(r["family"], is_attack(r)) for r in data.rows
-                   if r["label"] in LABELS and r["part"] != "eval"})
-    out, pooled = {}, []
-    for fam, attack in fams:
-        n = sum(1 for r in data.rows if r["family"] == fam and r["label"] in LABELS)
-        if n < 30:
-            continue
-        t0 = time.time()
-        layers, t, thr = fit_all(data, kind, exclude_family=fam)
-        idx = data.select(lambda r: r["family"] == fam and r["label"] in LABELS and is_attack(r) == attack)
-        s, _ = text_scores(data, idx, layers, t)
-        flagged = s >= thr
-        out[f"{fam}/{'attack' if attack else 'benign'}"] = {"n": len(idx), "flagged": float(flagged.mean()),
-                                                           "threshold": thr}
-        if attack:
-            pooled += list(flagged)
-        print(f"  LOSO {fam:32s} {'attack' if attack else 'benign'} n={len(idx):5d} flagged={flagged.mean():.3f} ({time.time() - t0:.0f}s)", flush=True)
-    out["_pooled_attack_recall"] = float(np.mean(pooled)) if pooled else None
-    return out
-
-
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--layer", type=int, default=8, choices=[6, 7, 8])
+    ap.add_argument("--layers", default="6,7,8", help="pooled outputs the head reads, concatenated")
     ap.add_argument("--kind", default="mlp", choices=["mlp", "lr"])
-    ap.add_argument("--loso", action="store_true")
     ap.add_argument("--out", default="head")
+    ap.add_argument("--hidden", type=int, default=MLP["hidden"])
+    ap.add_argument("--epochs", type=int, default=MLP["epochs"])
+    ap.add_argument("--attack-weight", type=float, default=MLP["attack_weight"])
     ap.add_argument("--partial", action="store_true", help="skip rows without features (experiments)")
     args = ap.parse_args()
-    data = Data(args.layer, args.partial)
+    feature_layers = [int(x) for x in args.layers.split(",")]
+    MLP.update(hidden=args.hidden, epochs=args.epochs, attack_weight=args.attack_weight)
+    data = Data(feature_layers, args.partial)
     t0 = time.time()
     layers, temperature, threshold = fit_all(data, args.kind)
     print(f"head fitted in {time.time() - t0:.0f}s; temperature {temperature:.3f}; threshold {threshold:.4f}")
-    rep = {"layer": args.layer, "kind": args.kind, "temperature": temperature, "threshold": threshold}
-    rep.update(evaluate(data, layers, temperature, threshold))
-    print(json.dumps({k: rep[k] for k in ("test",)}, indent=1))
-    for fam in ("everyday", "pii-synthetic", "pii-secret-examples", "MultiJail"):
-        if fam in rep:
-            print(fam, rep[fam]["n"], round(rep[fam]["flagged"], 4))
-    bl = {l: v for l, v in rep["test_by_language"].items() if v["benign_n"] >= 100}
-    print("languages over 2% benign blocked:", {l: round(v["benign_blocked"], 3) for l, v in bl.items() if v["benign_blocked"] > 0.02})
-    if args.loso:
-        rep["loso"] = loso(data, args.kind)
-        print("LOSO pooled attack recall", rep["loso"]["_pooled_attack_recall"])
     np.savez(os.path.join(WORK, f"{args.out}.npz"), n_layers=len(layers), temperature=temperature, threshold=threshold,
+             layers=np.array(feature_layers), kind=args.kind, hidden=args.hidden, epochs=args.epochs, attack_weight=args.attack_weight,
              **{f"W{i}": W for i, (W, _) in enumerate(layers)}, **{f"b{i}": b for i, (_, b) in enumerate(layers)})
-    with open(os.path.join(WORK, f"{args.out}_report.json"), "w") as fh:
-        json.dump(rep, fh, indent=1, ensure_ascii=False)
 
 
 if __name__ == "__main__":

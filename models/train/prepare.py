@@ -135,6 +135,7 @@ def main():
             "text": r["text"], "label": r["label"], "family": family(repo, r["label"], file_tag),
             "source": repo, "lang": lang_of(r), "kind": r.get("kind"), "hard": bool(r.get("hard", False)),
             "technique": r.get("technique") or r.get("variant") or r.get("category"), "noisy": False,
+            "origin": file_tag,
         }
         if part is None:
             reason = noise_reason(r)

@@ -1515,6 +1515,127 @@ def gen_lookalike(rng, docs):
     return rows
 
 
+# --- bare values and benign instructions about the answer itself (added by the lead) -------
+
+def gen_benign_values(rng, n=2400):
+    """Texts that are ONLY a value or a short list of values: a card to check, a phone number,
+    a key someone pastes, a hash, an ID. None of them is an attack."""
+    makers = [
+        lambda: r_card(rng), lambda: " ".join(r_card(rng)[i:i + 4] for i in range(0, 16, 4)),
+        lambda: "-".join(r_card(rng)[i:i + 4] for i in range(0, 16, 4)),
+        lambda: " ".join(r_card(rng)[i:i + 4] for i in range(0, 16, 4)),
+        lambda: " ".join(rng.choice(["4111", "4242", "5555", "4000", "3782"]) + "".join(r_digits(rng, 12)) for _ in range(1)),
+        lambda: rng.choice(["4111 1111 1111 1111", "4242 4242 4242 4242", "5555 5555 5555 4444", "4000 0566 5566 5556"]),
+        lambda: r_phone(rng), lambda: r_digits(rng, 16),
+        lambda: r_phone(rng), lambda: r_email(rng), lambda: r_iban(rng), lambda: r_akia(rng),
+        lambda: r_awssecret(rng), lambda: r_jwt(rng), lambda: r_uuid(rng), lambda: r_hex(rng, 40),
+        lambda: r_hex(rng, 64), lambda: r_b64(rng, rng.randint(12, 60)), lambda: r_ip(rng),
+        lambda: r_pw(rng), lambda: r_date(rng), lambda: r_addr(rng), lambda: r_host(rng),
+        lambda: "sk-" + r_b64(rng, 40).replace("+", "a").replace("/", "b").replace("=", ""),
+        lambda: "ghp_" + r_b64(rng, 30).replace("+", "c").replace("/", "d").replace("=", ""),
+        lambda: "xoxb-" + r_digits(rng, 12) + "-" + r_digits(rng, 12) + "-" + r_b64(rng, 18).replace("/", "e").replace("+", "f").replace("=", ""),
+        lambda: rng.choice(["/", "+", "=", "*", "-", "#", "a", "0", "x"]) * rng.randint(8, 40),
+        lambda: r_digits(rng, rng.randint(6, 18)),
+    ]
+    wrappers = ["{v}", "{v}", "{v}", "{v}\n", "  {v}", "`{v}`", '"{v}"', "{v}?", "{v} {w}", "{v}, {w}", "{v}\n{w}"]
+    rows = []
+    for i in range(n):
+        v, w = rng.choice(makers)(), rng.choice(makers)()
+        text = rng.choice(wrappers).format(v=v, w=w)
+        rows.append({"text": text, "label": "benign", "source": "synth:benign_values", "lang": "en",
+                     "kind": "value", "group": f"values:{i % 40}"})
+    return rows
+
+
+META_SUBJECTS = ["a patient math tutor", "a senior Rust reviewer", "a travel agent", "an interviewer for a data analyst job",
+                 "a grumpy medieval innkeeper", "a Socratic teacher", "my French conversation partner", "a copy editor",
+                 "a product manager", "a database administrator", "a stand-up comedian", "a fitness coach", "a chess coach",
+                 "a tour guide in Kyoto", "a Shakespearean narrator", "a detective in a noir novel", "a kindergarten teacher",
+                 "a Kubernetes expert", "a marketing consultant", "a dungeon master for our D&D game"]
+META_TASKS = ["quiz me on irregular verbs", "critique my essay", "plan a weekend in Lisbon", "grade my answers",
+              "help me practice for the interview", "explain recursion", "review the function below", "tell a story for my son",
+              "ask me one question at a time", "suggest three names for my bakery", "walk me through this error",
+              "rewrite my cover letter", "help me prepare a toast", "explain the rules as we go"]
+META_FORMATS = ["answer in bullet points", "keep every answer under 80 words", "reply only in Spanish", "use a table",
+                "skip the pleasantries", "don't use emojis", "write in British English", "give me the code only, no explanation",
+                "number every step", "use a more formal tone", "be blunt", "add a one-line summary at the end",
+                "show the math", "avoid jargon", "cite page numbers when you can", "use metric units"]
+META_OPENERS = ["From now on, ", "For the rest of this chat, ", "New rule: ", "Going forward ", "Quick change: ",
+                "Actually, ", "Please ", "Could you ", "Let's switch things up: ", "One more thing: ", "Heads up: "]
+META_SELF = ["disregard my previous message, I sent it to the wrong chat", "scratch that last question", "forget the draft above, I'll paste a new one",
+             "never mind the earlier request", "ignore the typo in my last message", "drop the previous topic",
+             "undo the last change you made to the list", "start over with a fresh outline", "discard the first version"]
+
+
+def gen_meta_benign(rng, n=1800):
+    """Benign instructions about the conversation itself: personas for a task, output formats,
+    retracting one's own message. They look like overrides and are not."""
+    rows = []
+    for i in range(n):
+        k = i % 4
+        if k == 0:
+            text = f"{rng.choice(['Act as', 'Pretend to be', 'You are', 'Play', 'Be', 'Take the role of'])} {rng.choice(META_SUBJECTS)} and {rng.choice(META_TASKS)}."
+        elif k == 1:
+            text = rng.choice(META_OPENERS) + rng.choice(META_FORMATS) + rng.choice([".", "!", "", " please.", ", thanks."])
+        elif k == 2:
+            text = rng.choice(["Sorry, ", "Oops, ", "", "Wait, ", "Hmm, "]) + rng.choice(META_SELF) + rng.choice([".", "!", " and " + rng.choice(META_TASKS) + "."])
+        else:
+            text = f"{rng.choice(META_OPENERS)}{rng.choice(META_FORMATS)} and {rng.choice(META_TASKS)}."
+        if rng.random() < 0.3:
+            text = text.lower()
+        rows.append({"text": text, "label": "benign", "source": "synth:meta_benign", "lang": "en", "kind": "meta",
+                     "group": f"meta:{k}:{i % 25}"})
+    return rows
+
+
+LEAD_CODE_SNIPPETS = [
+    "SELECT id, email FROM customers WHERE created_at > '2024-01-01' ORDER BY created_at DESC LIMIT 20;",
+    "SELECT department, AVG(salary) FROM employees GROUP BY department HAVING AVG(salary) > 50000;",
+    "UPDATE invoices SET status = 'paid' WHERE id IN (SELECT invoice_id FROM payments WHERE amount > 0);",
+    "DELETE FROM sessions WHERE last_seen < NOW() - INTERVAL '30 days';",
+    "SELECT o.id, c.name FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.total > 100;",
+    "CREATE INDEX idx_orders_customer ON orders(customer_id);",
+    "INSERT INTO products (name, price) VALUES ('Desk lamp', 24.99);",
+    "for i in range(10):\n    print(i * i)",
+    "def mean(xs):\n    return sum(xs) / len(xs)",
+    "import pandas as pd\ndf = pd.read_csv('sales.csv')\nprint(df.groupby('region').sum())",
+    "const total = items.reduce((acc, x) => acc + x.price, 0);",
+    "fetch('/api/items').then(r => r.json()).then(console.log);",
+    "git rebase -i HEAD~3",
+    "docker run -p 8080:80 nginx:alpine",
+    "find . -name '*.log' -mtime +7 -delete",
+    "curl -s https://api.example.com/v1/status | jq .",
+    "kubectl get pods -n staging -o wide",
+    "ls -la /var/log | sort -k5 -n",
+    "let v: Vec<u32> = (1..=5).map(|x| x * 2).collect();",
+    "fn parse(s: &str) -> Result<u32, std::num::ParseIntError> { s.trim().parse() }",
+    "public static int max(int[] a) { int m = a[0]; for (int x : a) m = Math.max(m, x); return m; }",
+    "while read line; do echo \"$line\" | cut -d, -f2; done < data.csv",
+    "SELECT COUNT(*) FROM events WHERE type = 'login' AND user_id = 42;",
+    "ALTER TABLE users ADD COLUMN last_login TIMESTAMP;",
+    "x = [1, 2, 3]\ny = x\ny.append(4)\nprint(x)",
+    "regex = r'^\\d{4}-\\d{2}-\\d{2}$'",
+]
+LEAD_CODE_ASKS = ["Is this query correct?", "Why is this slow?", "Can you explain what this does?", "How can I make this faster?",
+             "What does this print?", "Is there a cleaner way to write this?", "This throws an error, why?",
+             "Review this please:", "Can you add comments to this?", "Convert this to {lang2}:", "What's wrong here?",
+             "Will this work on an empty table?", "How do I test this?", "Rewrite this more idiomatically:"]
+
+
+def gen_benign_code(rng, n=1600):
+    """Ordinary programming questions around small snippets (SQL, shell, Python, JS, Rust)."""
+    rows = []
+    for i in range(n):
+        ask = rng.choice(LEAD_CODE_ASKS).format(lang2=rng.choice(["Python", "Go", "TypeScript", "SQL", "Rust"]))
+        code = rng.choice(LEAD_CODE_SNIPPETS)
+        if rng.random() < 0.5:
+            code = f"```\n{code}\n```"
+        text = rng.choice(["{a}\n{c}", "{c}\n{a}", "{a} {c}", "{c}"]).format(a=ask, c=code)
+        rows.append({"text": text, "label": "benign", "source": "synth:benign_code", "lang": "en", "kind": "code",
+                     "group": f"code:{i % 30}"})
+    return rows
+
+
 def main():
     rng = random.Random(SEED)
     docs = load_shared_docs()
@@ -1524,6 +1645,9 @@ def main():
     rows += gen_benign_pii(random.Random(SEED + 2))
     rows += gen_indirect(random.Random(SEED + 3), attacks, docs)
     rows += gen_lookalike(random.Random(SEED + 4), docs)
+    rows += gen_benign_values(random.Random(SEED + 5))
+    rows += gen_meta_benign(random.Random(SEED + 6))
+    rows += gen_benign_code(random.Random(SEED + 7))
     seen, out = set(), []
     for r in rows:
         if r["text"] in seen:

@@ -1,6 +1,8 @@
 //! Inference threads. Each owns one `ort::Session` and reads jobs from a shared bounded
-//! channel; each job carries its own reply channel. Short windows queued together are run as
-//! one batch (on CPU, batching only pays below ~64 tokens; see ONNX.md §4).
+//! channel; each job carries its own reply channel. A job (one text's windows) runs on its own,
+//! never batched with another request's windows: the int8 model quantizes activations per
+//! tensor, so a batch neighbour would shift this text's scores (by up to 0.1 in testing). The
+//! same text gets the same verdict whatever else is in flight.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -25,8 +27,6 @@ struct Job {
     reply: Reply,
 }
 
-/// Windows at or below this many tokens may share a batch with other requests' windows.
-const SHORT_WINDOW: usize = 64;
 /// Most windows per run.
 const MAX_BATCH: usize = 16;
 
@@ -90,27 +90,14 @@ impl Drop for Pool {
 
 fn work(session: &mut Session, config: &ModelConfig, receiver: &Mutex<Receiver<Job>>) {
     loop {
-        let mut jobs = Vec::new();
-        {
+        let job = {
             let rx = receiver.lock().unwrap_or_else(|p| p.into_inner());
             match rx.recv() {
-                Ok(job) => jobs.push(job),
+                Ok(job) => job,
                 Err(_) => return,
             }
-            let short = |j: &Job| j.windows.iter().all(|w| w.ids.len() <= SHORT_WINDOW);
-            if short(&jobs[0]) {
-                let mut count = jobs[0].windows.len();
-                while count < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(job) => {
-                            count += job.windows.len();
-                            jobs.push(job);
-                        }
-                        Err(_) => break,
-                    }
-                }
-            }
-        }
+        };
+        let jobs = vec![job];
         let all: Vec<&Window> = jobs.iter().flat_map(|j| j.windows.iter()).collect();
         let mut results: Result<Vec<Vec<f32>>, ModelError> = Ok(Vec::with_capacity(all.len()));
         for chunk in all.chunks(MAX_BATCH) {

@@ -49,7 +49,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let (spans, labelled): (Vec<Record>, Vec<Record>) = records.into_iter().partition(|r| r.entities.is_some());
     let started = Instant::now();
     let span_report = (!spans.is_empty()).then(|| eval_spans(&engine, &spans, args.direction));
-    let class_report = (!labelled.is_empty()).then(|| eval_classification(&engine, &labelled, args.direction, !args.engine.no_classifier, args.group_by.as_deref()));
+    let class_report = (!labelled.is_empty())
+        .then(|| eval_classification(&engine, &labelled, args.direction, !args.engine.no_classifier, args.group_by.as_deref()));
     let seconds = started.elapsed().as_secs_f64();
     let throughput = serde_json::json!({"records": spans.len() + labelled.len(), "bytes": bytes, "seconds": seconds,
         "records_per_s": (spans.len() + labelled.len()) as f64 / seconds, "mb_per_s": bytes as f64 / 1e6 / seconds});
@@ -119,10 +120,8 @@ fn render_classes(r: &ClassReport) -> String {
     if !r.by_group.is_empty() {
         s.push_str("blocked per group (label blocked/total):\n");
         for (group, labels) in &r.by_group {
-            let cells: Vec<String> = labels
-                .iter()
-                .map(|(l, (b, t))| format!("{l} {b}/{t} ({:.1}%)", 100.0 * *b as f64 / (*t).max(1) as f64))
-                .collect();
+            let cells: Vec<String> =
+                labels.iter().map(|(l, (b, t))| format!("{l} {b}/{t} ({:.1}%)", 100.0 * *b as f64 / (*t).max(1) as f64)).collect();
             let _ = writeln!(s, "  {group:<28} {}", cells.join("  "));
         }
     }
