@@ -1,0 +1,58 @@
+//! Linear cost on adversarial shapes (issue 10): every shape scans in time proportional to its
+//! length, so no single request can pin a core.
+
+#[path = "common/adversarial.rs"]
+mod adversarial;
+
+use std::time::{Duration, Instant};
+
+use adversarial::SHAPES;
+use picket::{Direction, Engine, EngineConfig, ScanRequest};
+
+fn scan_time(engine: &Engine, text: &str) -> Duration {
+    let started = Instant::now();
+    let req = ScanRequest { classify: false, return_masked: true, ..ScanRequest::new(text, Direction::Input) };
+    engine.scan(&req).expect("scan");
+    started.elapsed()
+}
+
+/// Best of two runs: the machine is shared, and one stall must not fail the check.
+fn best_time(engine: &Engine, text: &str) -> Duration {
+    scan_time(engine, text).min(scan_time(engine, text))
+}
+
+/// Issue 10: 512 KB of `a@` took ~100 s, 1 MB of minified JSON 13 s, 256 KB of base64 5 s.
+/// Each shape at 1 MiB must cost per byte at most 4x what it costs at 64 KiB (quadratic work is
+/// 16x) and finish within 20 s even in a debug build.
+#[test]
+fn every_shape_scans_in_linear_time() {
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    let mut failures = Vec::new();
+    for (name, shape) in SHAPES {
+        let small = shape(64 << 10);
+        let large = shape(1 << 20);
+        let t_small = best_time(&engine, &small);
+        let t_large = scan_time(&engine, &large);
+        let per_byte = |t: Duration, len: usize| t.as_secs_f64() / len as f64;
+        let ratio = per_byte(t_large, large.len()) / per_byte(t_small, small.len()).max(1e-12);
+        eprintln!("{name:24} 64K {t_small:>10.2?}  1M {t_large:>10.2?}  per-byte ratio {ratio:.2}");
+        // A small text can be too fast to time; only judge the ratio above a floor.
+        if t_large > Duration::from_secs(20) || (t_large > Duration::from_millis(200) && ratio > 4.0) {
+            failures.push(format!("{name}: 64 KiB {t_small:?}, 1 MiB {t_large:?} (ratio {ratio:.1})"));
+        }
+    }
+    assert!(failures.is_empty(), "super-linear scans: {failures:#?}");
+}
+
+#[test]
+#[ignore]
+fn probe() {
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    for (name, shape) in SHAPES {
+        for len in [32 << 10, 128 << 10] {
+            let text = shape(len);
+            let t = scan_time(&engine, &text);
+            eprintln!("{name:24} {len:>8} {:>10.1} ms  {:.1} ns/B", t.as_secs_f64() * 1e3, t.as_nanos() as f64 / len as f64);
+        }
+    }
+}
