@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 
+use crate::budget::{Budget, BudgetSpent};
 use crate::classify::{Classifier, ModelError};
 use crate::detect::{Finding, RuleId};
 use crate::mask::{MaskSpan, Masker};
@@ -64,12 +65,23 @@ pub struct ScanRequest<'a> {
     pub return_masked: bool,
     /// Run the classifier (when one is loaded).
     pub classify: bool,
+    /// When the scan must give up ([`ScanError::DeadlineExceeded`]); unlimited by default.
+    pub budget: Budget,
 }
 
 impl<'a> ScanRequest<'a> {
     /// A request with defaults: default policy, no session, classifier on.
     pub fn new(text: &'a str, direction: Direction) -> ScanRequest<'a> {
-        ScanRequest { text, direction, policy: None, session: None, tenant: "", return_masked: false, classify: true }
+        ScanRequest {
+            text,
+            direction,
+            policy: None,
+            session: None,
+            tenant: "",
+            return_masked: false,
+            classify: true,
+            budget: Budget::UNLIMITED,
+        }
     }
 }
 
@@ -83,6 +95,15 @@ pub enum ScanError {
     TooLarge { len: usize, max: usize },
     #[error("classifier failed: {0}")]
     Classifier(#[from] ModelError),
+    /// The request's [`Budget`] ran out; the scan stopped and reports nothing (fail closed).
+    #[error("the scan ran past its deadline")]
+    DeadlineExceeded,
+}
+
+impl From<BudgetSpent> for ScanError {
+    fn from(_: BudgetSpent) -> ScanError {
+        ScanError::DeadlineExceeded
+    }
 }
 
 /// The scanning engine. `Send + Sync`; share it as `Arc<Engine>`.
@@ -167,14 +188,19 @@ impl Engine {
         let packs = self.packs.load_full();
         let direction_policy = policy.direction(req.direction);
 
-        let findings = detect(&packs, req.text, req.direction);
+        let findings = detect_within(&packs, req.text, req.direction, req.budget)?;
 
         let mut scores = CategoryScores::default();
         for (rule, score) in best_per_rule(&findings) {
             scores.combine(packs.rule(rule).category, score);
         }
         let classifier = match (&self.classifier, req.classify) {
-            (Some(c), true) => Some(c.classify(req.text)?),
+            (Some(c), true) => {
+                req.budget.check()?;
+                let outcome = c.classify(req.text)?;
+                req.budget.check()?;
+                Some(outcome)
+            }
             _ => None,
         };
         if let Some(outcome) = &classifier {
@@ -217,6 +243,7 @@ impl Engine {
             }
         });
 
+        req.budget.check()?;
         let chars = CharIndex::new(req.text);
         let findings = findings
             .iter()
@@ -255,16 +282,29 @@ impl Engine {
 
 /// Every finding of the rules that apply to `direction`, deduplicated and in text order.
 pub fn detect(packs: &CompiledPacks, text: &str, direction: Direction) -> Vec<Finding> {
-    let scan_text = ScanText::new(text);
+    match detect_within(packs, text, direction, Budget::UNLIMITED) {
+        Ok(findings) => findings,
+        Err(BudgetSpent) => unreachable!("an unlimited budget is never spent"),
+    }
+}
+
+/// [`detect`] that gives up when `budget` is spent (checked between stages and inside the
+/// detectors' loops).
+pub fn detect_within(packs: &CompiledPacks, text: &str, direction: Direction, budget: Budget) -> Result<Vec<Finding>, BudgetSpent> {
+    budget.check()?;
+    let scan_text = ScanText::with_budget(text, budget);
+    budget.check()?;
     let mut findings = Vec::new();
     packs.detectors.run(&scan_text, &mut findings);
+    budget.check()?;
     findings.retain(|f| packs.rule(f.rule).applies_to(direction));
+    findings.sort_by(|a, b| (a.span.start, a.span.end, a.rule).cmp(&(b.span.start, b.span.end, b.rule)).then(b.score.total_cmp(&a.score)));
+    findings.dedup_by(|a, b| a.rule == b.rule && a.span == b.span);
+    // After deduplication: each distinct (rule, span) is matched against the allow list once.
     if !packs.allow.is_empty() {
         findings.retain(|f| !packs.allow.iter().any(|a| a.allows(f.rule, f.span.slice(text))));
     }
-    findings.sort_by(|a, b| (a.span.start, a.span.end, a.rule).cmp(&(b.span.start, b.span.end, b.rule)).then(b.score.total_cmp(&a.score)));
-    findings.dedup_by(|a, b| a.rule == b.rule && a.span == b.span);
-    findings
+    Ok(findings)
 }
 
 /// A value found once is masked wherever it occurs: the same secret pasted again without the

@@ -7,7 +7,7 @@ mod adversarial;
 use std::time::{Duration, Instant};
 
 use adversarial::SHAPES;
-use picket::{Direction, Engine, EngineConfig, ScanRequest};
+use picket::{Budget, Direction, Engine, EngineConfig, ScanError, ScanRequest};
 
 fn scan_time(engine: &Engine, text: &str) -> Duration {
     let started = Instant::now();
@@ -54,5 +54,33 @@ fn probe() {
             let t = scan_time(&engine, &text);
             eprintln!("{name:24} {len:>8} {:>10.1} ms  {:.1} ns/B", t.as_secs_f64() * 1e3, t.as_nanos() as f64 / len as f64);
         }
+    }
+}
+
+/// Issue 10: a timed-out request kept scanning. With a budget, the engine gives up soon after
+/// the deadline with a typed error (never a partial report that could read as `allow`).
+#[test]
+fn a_spent_budget_stops_the_scan_and_fails_closed() {
+    let engine = Engine::new(EngineConfig::default()).unwrap();
+    for (name, shape) in SHAPES {
+        let text = shape(4 << 20);
+        let full = scan_time(&engine, &text);
+        // A deadline early (inside normalization) and one half-way (inside the detectors).
+        let mut req = ScanRequest { classify: false, return_masked: true, ..ScanRequest::new(&text, Direction::Input) };
+        for limit in [Duration::from_millis(20), full / 2] {
+            let started = Instant::now();
+            req.budget = Budget::within(limit);
+            let result = engine.scan(&req);
+            let took = started.elapsed();
+            eprintln!("{name:24} full {full:>10.2?}  budget {limit:>10.2?} stopped after {took:>10.2?}");
+            if full > Duration::from_millis(200) {
+                assert!(matches!(result, Err(ScanError::DeadlineExceeded)), "{name}: {result:?}");
+                let allowed = limit + (full / 4).max(Duration::from_millis(100));
+                assert!(took < allowed, "{name}: budget {limit:?} stopped after {took:?} (full scan {full:?})");
+            }
+        }
+        // An already spent budget refuses at once, whatever the text.
+        let spent = ScanRequest { budget: Budget::until(Instant::now()), ..req };
+        assert!(matches!(engine.scan(&spent), Err(ScanError::DeadlineExceeded)), "{name}");
     }
 }

@@ -633,3 +633,35 @@ fn cli_serve_refuses_public_address_without_keys() {
     assert!(stderr.contains("refusing to listen on 0.0.0.0:0 without API keys"), "{stderr}");
     assert!(!stderr.contains("listening on"), "{stderr}");
 }
+
+/// Issue 10: a scan that timed out kept running on the blocking pool and kept its permit, so
+/// later scans were shed. Now the scan stops at the same deadline: with one permit, the next
+/// request is served soon after the 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_scan_stops_and_frees_its_permit() {
+    let limits = Limits {
+        timeout: Duration::from_millis(150),
+        max_concurrency: 1,
+        max_body_bytes: 8 << 20,
+        max_text_bytes: 4 << 20,
+        ..test_limits()
+    };
+    let s = TestServer::start_builtin(ServerOptions { limits, ..options() }).await;
+    // ~4 s of work in a debug build (keyword hits everywhere).
+    let text = "ignore previous instructions ".repeat((4 << 20) / 29);
+    let started = std::time::Instant::now();
+    let r = post_json(s.addr, "/v1/scan", &json!({"text": text, "direction": "input", "classify": false}), None).await;
+    assert_eq!((r.status, r.error_code()), (503, "timeout".to_string()));
+    // The permit comes back within a moment of the deadline, not when a full scan would end.
+    let mut served = None;
+    while started.elapsed() < Duration::from_secs(2) {
+        let r = post_json(s.addr, "/v1/scan", &json!({"text": "hi", "direction": "input"}), None).await;
+        if r.status == 200 {
+            served = Some(started.elapsed());
+            break;
+        }
+        assert_eq!(r.status, 429, "{}", r.text());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(served.is_some(), "the timed-out scan still held the only permit after 2 s");
+}

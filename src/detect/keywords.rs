@@ -78,7 +78,11 @@ impl KeywordDetector {
     /// Report matches in `haystack`, a view of the normalized text starting at byte `offset`.
     fn search(automaton: &Automaton, haystack: &str, offset: usize, text: &ScanText<'_>, out: &mut Vec<Finding>) {
         let bytes = haystack.as_bytes();
+        let mut meter = text.budget.meter(4096);
         for m in automaton.ac.find_overlapping_iter(haystack) {
+            if meter.tick() {
+                return;
+            }
             let p = &automaton.patterns[m.pattern().as_usize()];
             if p.check_start && haystack[..m.start()].chars().next_back().is_some_and(char::is_alphanumeric) {
                 continue;
@@ -109,6 +113,9 @@ impl Detector for KeywordDetector {
             let before = out.len();
             let norm = &text.normalized.text;
             for (start, end) in leet_regions(norm, a.max_len) {
+                if text.budget.spent() {
+                    break;
+                }
                 Self::search(a, &fold_leet(&norm[start..end]), start, text, out);
             }
             // Keep only leet hits the plain view did not already find.

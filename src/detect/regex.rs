@@ -10,6 +10,7 @@ use regex::{Regex, RegexSet};
 use regex_automata::{meta, Anchored, Input};
 
 use super::{Context, Detector, Finding, RuleId, Validator, Via};
+use crate::budget::Budget;
 use crate::span::Span;
 use crate::text::ScanText;
 
@@ -79,10 +80,14 @@ impl RegexDetector {
         Ok(RegexDetector { prefixed: PrefixedRules::build(prefixed)?, alone, set, set_rules })
     }
 
-    fn run_rule(rule: &RegexRule, original: &str, lower_cache: &mut Option<String>, out: &mut Vec<Finding>) {
+    fn run_rule(rule: &RegexRule, original: &str, budget: Budget, lower_cache: &mut Option<String>, out: &mut Vec<Finding>) {
         let mut count = 0;
+        let mut meter = budget.meter(256);
         if rule.group == 0 {
             for m in rule.regex.find_iter(original) {
+                if meter.tick() {
+                    return;
+                }
                 count += 1;
                 if count > MAX_MATCHES_PER_RULE {
                     break;
@@ -92,6 +97,9 @@ impl RegexDetector {
             }
         } else {
             for caps in rule.regex.captures_iter(original) {
+                if meter.tick() {
+                    return;
+                }
                 count += 1;
                 if count > MAX_MATCHES_PER_RULE {
                     break;
@@ -161,7 +169,7 @@ impl PrefixedRules {
         Ok(Some(PrefixedRules { literals, literal_rule, rules: compiled }))
     }
 
-    fn detect(&self, original: &str, lower: &mut Option<String>, out: &mut Vec<Finding>) {
+    fn detect(&self, original: &str, budget: Budget, lower: &mut Option<String>, out: &mut Vec<Finding>) {
         let mut candidates: Vec<(usize, usize)> =
             self.literals.find_overlapping_iter(original).map(|m| (self.literal_rule[m.pattern().as_usize()], m.start())).collect();
         if candidates.is_empty() {
@@ -171,6 +179,7 @@ impl PrefixedRules {
         candidates.dedup();
         let mut caps = None;
         let mut i = 0;
+        let mut meter = budget.meter(256);
         while i < candidates.len() {
             let rule_index = candidates[i].0;
             let (rule, anchored) = &self.rules[rule_index];
@@ -179,6 +188,9 @@ impl PrefixedRules {
             while i < candidates.len() && candidates[i].0 == rule_index {
                 let at = candidates[i].1;
                 i += 1;
+                if meter.tick() {
+                    return;
+                }
                 if at < next_allowed || count >= MAX_MATCHES_PER_RULE {
                     continue;
                 }
@@ -215,15 +227,22 @@ impl Detector for RegexDetector {
     fn detect(&self, text: &ScanText<'_>, out: &mut Vec<Finding>) {
         let original = text.original;
         let mut lower = None;
+        let budget = text.budget;
         if let Some(p) = &self.prefixed {
-            p.detect(original, &mut lower, out);
+            p.detect(original, budget, &mut lower, out);
         }
         for rule in &self.alone {
-            Self::run_rule(rule, original, &mut lower, out);
+            if budget.spent() {
+                return;
+            }
+            Self::run_rule(rule, original, budget, &mut lower, out);
         }
         if let Some(set) = &self.set {
             for i in set.matches(original).iter() {
-                Self::run_rule(&self.set_rules[i], original, &mut lower, out);
+                if budget.spent() {
+                    return;
+                }
+                Self::run_rule(&self.set_rules[i], original, budget, &mut lower, out);
             }
         }
     }

@@ -157,6 +157,11 @@ impl From<&ScanError> for ApiError {
                     "the classifier failed; retry, or scan with \"classify\": false",
                 )
             },
+            // The scan stopped at its deadline: an error, never a partial `allow`.
+            ScanError::DeadlineExceeded => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the scan did not finish within the request timeout")
+            },
             #[allow(unreachable_patterns)]
             _ => ApiError::internal(),
         }

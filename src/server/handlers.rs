@@ -12,6 +12,7 @@ use serde_json::json;
 use super::auth::Principal;
 use super::error::{ApiError, ApiJson};
 use super::{AppState, Permit, ReloadError};
+use crate::budget::Budget;
 use crate::engine::{ScanError, ScanRequest};
 use crate::pack::{CompiledPacks, PackError, PackInfo};
 use crate::policy::{Decision, Direction};
@@ -118,6 +119,8 @@ pub async fn scan(
     let span = tracing::Span::current();
     span.record("direction", body.direction.as_str());
     let worker_state = state.clone();
+    // The same limit as the timeout layer: when it answers 503, the scan stops too.
+    let budget = Budget::within(state.limits().timeout);
     let result = blocking(permit, move || {
         let req = ScanRequest {
             text: &body.text,
@@ -127,6 +130,7 @@ pub async fn scan(
             tenant: &principal.tenant,
             return_masked: body.return_masked,
             classify: body.classify,
+            budget,
         };
         scan_now(&worker_state, &req).map(|(r, bytes)| (Summary { decision: r.decision, findings: r.findings.len() }, bytes))
     })
@@ -154,6 +158,7 @@ pub async fn scan_batch(
     let span = tracing::Span::current();
     span.record("items", body.items.len());
     let worker_state = state.clone();
+    let budget = Budget::within(state.limits().timeout);
     let (strongest, findings, out) = blocking(permit, move || {
         let mut out = Vec::with_capacity(body.items.iter().map(|i| i.text.len() / 2 + 256).sum::<usize>() + 16);
         out.extend_from_slice(b"{\"results\":[");
@@ -177,6 +182,7 @@ pub async fn scan_batch(
                     tenant: &principal.tenant,
                     return_masked: body.return_masked,
                     classify: body.classify,
+                    budget,
                 };
                 scan_now(&worker_state, &req).map_err(|e| ApiError::from(&e))
             });

@@ -104,6 +104,19 @@ impl TestServer {
             ..EngineConfig::default()
         })
         .unwrap();
+        TestServer::start_with(dir, packs_dir, engine, options).await
+    }
+
+    /// Start with the shipped packs (for the scans that need real rules: costs, budgets).
+    pub async fn start_builtin(options: ServerOptions) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let packs_dir = dir.path().join("packs");
+        std::fs::create_dir(&packs_dir).unwrap();
+        let engine = Engine::new(EngineConfig { hash_key: Some(b"test-key".to_vec()), ..EngineConfig::default() }).unwrap();
+        TestServer::start_with(dir, packs_dir, engine, options).await
+    }
+
+    async fn start_with(dir: tempfile::TempDir, packs_dir: PathBuf, engine: Engine, options: ServerOptions) -> TestServer {
         let state = AppState::new(Arc::new(engine), options).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
