@@ -18,12 +18,21 @@ pub const SHAPES: &[Shape] = &[
     ("keyword_hits", keyword_hits),
     ("deep_nesting", deep_nesting),
     ("digits_and_separators", digits_and_separators),
+    ("mixed_script_no_spaces", mixed_script_no_spaces),
+    ("zero_width_everywhere", zero_width_everywhere),
 ];
 
-/// Repeat `unit` and cut at `len` bytes (units are ASCII).
+/// Repeat `unit` and cut at `len` bytes (on a char boundary, padded with ASCII).
 fn fill(unit: &str, len: usize) -> String {
     let mut s = unit.repeat(len / unit.len() + 1);
-    s.truncate(len);
+    let mut cut = len;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s.truncate(cut);
+    while s.len() < len {
+        s.push('x');
+    }
     s
 }
 
@@ -109,4 +118,14 @@ pub fn digits_and_separators(len: usize) -> String {
     let mut rng = Rng(3);
     const SEPS: &[u8] = b"0123456789-.+ /()";
     (0..len).map(|_| SEPS[(rng.next() % SEPS.len() as u64) as usize] as char).collect()
+}
+
+/// Latin with Cyrillic look-alikes and no spaces: one endless mixed-script word.
+pub fn mixed_script_no_spaces(len: usize) -> String {
+    fill("p\u{0430}yp\u{0430}l1gn\u{043E}r3", len)
+}
+
+/// A zero-width space after every letter.
+pub fn zero_width_everywhere(len: usize) -> String {
+    fill("i\u{200B}g\u{200B}n\u{200B}o\u{200B}r\u{200B}e\u{200B} ", len)
 }
