@@ -15,9 +15,9 @@ use crate::mask::{MaskSpan, Masker};
 use crate::pack::{self, Action, CompiledPacks, MaskOp, PackError, PackSource};
 use crate::policy::{blocking_categories, CategoryScores, Decision, Direction, Policy};
 use crate::report::{Categories, Report, ReportFinding};
-use crate::span::CharIndex;
+use crate::span::{CharIndex, Span};
 use crate::text::ScanText;
-use crate::vault::{SessionTokens, Vault, VaultLimits};
+use crate::vault::{SessionTokens, Vault, VaultError, VaultLimits};
 
 /// Everything needed to build an [`Engine`].
 pub struct EngineConfig {
@@ -172,9 +172,10 @@ impl Engine {
         Ok(fresh)
     }
 
-    /// Replace placeholders minted in `session` for `tenant`.
-    pub fn restore(&self, tenant: &str, session: &str, text: &str) -> String {
-        self.vault.restore(tenant, session, text)
+    /// Replace placeholders minted in `session` for `tenant`. The session must be live (its TTL
+    /// is refreshed); the restored text may be at most twice the text limit.
+    pub fn restore(&self, tenant: &str, session: &str, text: &str) -> Result<String, VaultError> {
+        self.vault.restore(tenant, session, text, self.max_text_bytes.saturating_mul(2))
     }
 
     /// Scan one text.
@@ -225,17 +226,19 @@ impl Engine {
             (false, true) => (fallback, true),
         };
 
+        // Every actionable finding is masked, however many a rule has (the report may list fewer).
+        let mut spans: Vec<MaskSpan<'_>> = findings
+            .iter()
+            .filter(actionable)
+            .filter(|f| packs.rule(f.rule).action != Action::Report)
+            .map(|f| {
+                let rule = packs.rule(f.rule);
+                MaskSpan { span: f.span, op: rule.mask, label: &rule.label }
+            })
+            .collect();
+        add_repeated_values(req.text, &mut spans);
+        let coverage = Coverage::new(spans.iter().map(|s| s.span));
         let masked = (decision == Decision::Mask || req.return_masked).then(|| {
-            let mut spans: Vec<MaskSpan<'_>> = findings
-                .iter()
-                .filter(actionable)
-                .filter(|f| packs.rule(f.rule).action != Action::Report)
-                .map(|f| {
-                    let rule = packs.rule(f.rule);
-                    MaskSpan { span: f.span, op: rule.mask, label: &rule.label }
-                })
-                .collect();
-            add_repeated_values(req.text, &mut spans);
             let needs_vault = spans.iter().any(|s| s.op == MaskOp::Token);
             match (req.session, needs_vault) {
                 (Some(session), true) => self.vault.with_session(req.tenant, session, |tokens| self.masker.apply(req.text, &spans, tokens)),
@@ -245,8 +248,17 @@ impl Engine {
 
         req.budget.check()?;
         let chars = CharIndex::new(req.text);
+        let mut listed: HashMap<RuleId, usize> = HashMap::new();
+        let mut findings_omitted = 0;
         let findings = findings
             .iter()
+            .filter(|f| {
+                let n = listed.entry(f.rule).or_insert(0);
+                *n += 1;
+                let keep = *n <= MAX_REPORTED_PER_RULE;
+                findings_omitted += usize::from(!keep);
+                keep
+            })
             .map(|f| {
                 let rule = packs.rule(f.rule);
                 ReportFinding {
@@ -260,6 +272,7 @@ impl Engine {
                     char_end: chars.char_offset(f.span.end),
                     action: rule.action,
                     via: f.via,
+                    masked: coverage.covers(f.span),
                     value: policy.include_values.then(|| f.span.slice(req.text).to_string()),
                 }
             })
@@ -271,6 +284,7 @@ impl Engine {
             policy: policy.name.clone(),
             categories: Categories::from(&scores),
             findings,
+            findings_omitted,
             masked,
             classifier: classifier.map(|c| c.report),
             would_block,
@@ -333,6 +347,35 @@ fn add_repeated_values(text: &str, spans: &mut Vec<MaskSpan<'_>>) {
         if known.insert(span) {
             spans.push(MaskSpan { span, ..templates[m.pattern().as_usize()] });
         }
+    }
+}
+
+/// Most findings of one rule listed in a report; the rest are counted in `findings_omitted`
+/// (they are still scored and masked). A text flooded with one pattern gains nothing from a
+/// longer list.
+pub const MAX_REPORTED_PER_RULE: usize = 1_000;
+
+/// The union of the masked spans, to tell which findings the masked text keeps in clear.
+struct Coverage(Vec<Span>);
+
+impl Coverage {
+    fn new(spans: impl Iterator<Item = Span>) -> Coverage {
+        let mut spans: Vec<Span> = spans.filter(|s| !s.is_empty()).collect();
+        spans.sort_unstable();
+        let mut merged: Vec<Span> = Vec::with_capacity(spans.len());
+        for s in spans {
+            match merged.last_mut() {
+                Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
+                _ => merged.push(s),
+            }
+        }
+        Coverage(merged)
+    }
+
+    /// True when every byte of `span` is masked.
+    fn covers(&self, span: Span) -> bool {
+        let i = self.0.partition_point(|m| m.end <= span.start);
+        self.0.get(i).is_some_and(|m| m.start <= span.start && span.end <= m.end)
     }
 }
 

@@ -47,10 +47,6 @@ pub struct RegexDetector {
     set_rules: Vec<RegexRule>,
 }
 
-/// Most matches one rule reports per text; beyond it a text is flooded, and more spans add
-/// nothing to the decision.
-const MAX_MATCHES_PER_RULE: usize = 1_000;
-
 impl RegexDetector {
     /// Sort rules into prefixed, alone and set-prefiltered groups and build their automata.
     pub fn build(rules: Vec<RegexRule>, set_dfa_limit: usize) -> Result<RegexDetector, String> {
@@ -81,16 +77,11 @@ impl RegexDetector {
     }
 
     fn run_rule(rule: &RegexRule, original: &str, budget: Budget, lower_cache: &mut Option<String>, out: &mut Vec<Finding>) {
-        let mut count = 0;
         let mut meter = budget.meter(256);
         if rule.group == 0 {
             for m in rule.regex.find_iter(original) {
                 if meter.tick() {
                     return;
-                }
-                count += 1;
-                if count > MAX_MATCHES_PER_RULE {
-                    break;
                 }
                 let span = Span::new(m.start(), m.end());
                 Self::confirm(rule, original, span, span, lower_cache, out);
@@ -99,10 +90,6 @@ impl RegexDetector {
             for caps in rule.regex.captures_iter(original) {
                 if meter.tick() {
                     return;
-                }
-                count += 1;
-                if count > MAX_MATCHES_PER_RULE {
-                    break;
                 }
                 let whole = caps.get(0).map(|m| Span::new(m.start(), m.end()));
                 if let (Some(m), Some(whole)) = (caps.get(rule.group), whole) {
@@ -184,14 +171,13 @@ impl PrefixedRules {
             let rule_index = candidates[i].0;
             let (rule, anchored) = &self.rules[rule_index];
             let mut next_allowed = 0;
-            let mut count = 0;
             while i < candidates.len() && candidates[i].0 == rule_index {
                 let at = candidates[i].1;
                 i += 1;
                 if meter.tick() {
                     return;
                 }
-                if at < next_allowed || count >= MAX_MATCHES_PER_RULE {
+                if at < next_allowed {
                     continue;
                 }
                 let input = Input::new(original).span(at..original.len()).anchored(Anchored::Yes);
@@ -215,7 +201,6 @@ impl PrefixedRules {
                         _ => continue,
                     }
                 };
-                count += 1;
                 next_allowed = whole.end.max(at + 1);
                 RegexDetector::confirm(rule, original, group, whole, lower, out);
             }
