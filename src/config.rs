@@ -115,6 +115,7 @@ struct MaskSyntax {
 struct VaultSyntax {
     max_sessions: Option<usize>,
     max_entries: Option<usize>,
+    max_bytes: Option<usize>,
     ttl_secs: Option<u64>,
 }
 
@@ -303,6 +304,7 @@ impl Config {
         let v = &mut config.vault;
         v.max_sessions = file.vault.max_sessions.unwrap_or(v.max_sessions);
         v.max_entries = file.vault.max_entries.unwrap_or(v.max_entries);
+        v.max_bytes = file.vault.max_bytes.unwrap_or(v.max_bytes);
         v.ttl = file.vault.ttl_secs.map_or(v.ttl, Duration::from_secs);
 
         for (name, p) in file.policy {

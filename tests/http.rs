@@ -278,7 +278,9 @@ async fn auth_keys_and_scopes() {
     assert_eq!(post_json(s.addr, "/v1/scan/batch", &json!({"items": []}), Some("sk-scan")).await.status, 200);
     let r = post_json(s.addr, "/v1/scan", &scan, Some("sk-restore")).await;
     assert_eq!((r.status, r.error_code()), (403, "forbidden".to_string()));
-    assert_eq!(post_json(s.addr, "/v1/restore", &restore, Some("sk-restore")).await.status, 200);
+    // Past auth: session "s" was never created, so the restore is a 404, not a 403.
+    let r = post_json(s.addr, "/v1/restore", &restore, Some("sk-restore")).await;
+    assert_eq!((r.status, r.error_code()), (404, "session_unknown".to_string()));
     assert_eq!(post_json(s.addr, "/v1/restore", &restore, Some("sk-scan")).await.status, 403);
     assert_eq!(post_empty(s.addr, "/v1/admin/reload", Some("sk-scan")).await.status, 403);
     assert_eq!(post_empty(s.addr, "/v1/admin/reload", None).await.status, 401);
@@ -307,8 +309,11 @@ async fn restore_is_isolated_per_tenant() {
     let model_output = json!({"session": "chat-1", "text": "I will email <EMAIL_1>."});
     let a = post_json(s.addr, "/v1/restore", &model_output, Some("sk-a")).await;
     assert_eq!((a.status, a.json()["text"].clone()), (200, json!("I will email alice@example.com.")));
+    // B has no session "chat-1": a distinct error, never A's values and never a 200 that could
+    // pass placeholders off as restored text.
     let b = post_json(s.addr, "/v1/restore", &model_output, Some("sk-b")).await;
-    assert_eq!((b.status, b.json()["text"].clone()), (200, json!("I will email <EMAIL_1>.")));
+    assert_eq!((b.status, b.error_code()), (404, "session_unknown".to_string()));
+    assert!(!b.text().contains("alice"));
     // Same value, same placeholder within the session; B's own session is separate.
     let again = post_json(s.addr, "/v1/scan", &scan, Some("sk-a")).await.json();
     assert_eq!(again["masked"], masked);
@@ -664,4 +669,61 @@ async fn a_timed_out_scan_stops_and_frees_its_permit() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(served.is_some(), "the timed-out scan still held the only permit after 2 s");
+}
+
+// ------------------------------------------------------------------------------- vault
+
+/// Issue 10: one session limit was shared by all tenants; B opening sessions evicted A's, and
+/// A's restore then answered 200 with the placeholders. Quotas are per tenant now, and an
+/// unknown session is a 404 `session_unknown`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tenant_cannot_evict_another_tenants_sessions() {
+    let both = [Scope::Scan, Scope::Restore];
+    let keys = vec![api_key("a", "tenant-a", "sk-a", &both), api_key("b", "tenant-b", "sk-b", &both)];
+    let s = TestServer::start_tuned(ServerOptions { api_keys: keys, ..options() }, |c| c.vault.max_sessions = 50).await;
+    let scan = json!({"text": EMAIL_TEXT, "direction": "input", "session": "a-1"});
+    assert_eq!(post_json(s.addr, "/v1/scan", &scan, Some("sk-a")).await.json()["masked"], "please write to <EMAIL_1> today");
+    for i in 0..60 {
+        let scan = json!({"text": format!("mail b{i}@example.com"), "direction": "input", "session": format!("b-{i}")});
+        assert_eq!(post_json(s.addr, "/v1/scan", &scan, Some("sk-b")).await.status, 200);
+    }
+    let restore = |session: &str| json!({"session": session, "text": "to <EMAIL_1>"});
+    let a = post_json(s.addr, "/v1/restore", &restore("a-1"), Some("sk-a")).await;
+    assert_eq!((a.status, a.json()["text"].clone()), (200, json!("to alice@example.com")));
+    // B's own oldest sessions made room for its newest.
+    let b = post_json(s.addr, "/v1/restore", &restore("b-0"), Some("sk-b")).await;
+    assert_eq!((b.status, b.error_code()), (404, "session_unknown".to_string()));
+    let b = post_json(s.addr, "/v1/restore", &restore("b-59"), Some("sk-b")).await;
+    assert_eq!((b.status, b.json()["text"].clone()), (200, json!("to b59@example.com")));
+}
+
+/// Issue 10: restore was quadratic, unbounded and held the global vault lock: a 512 KB restore
+/// by one tenant stalled another tenant's scan by 7.8 s. Now it is linear, limited to
+/// `max_text_bytes`, and locks only its own session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_restore_neither_stalls_other_tenants_nor_passes_the_limit() {
+    let both = [Scope::Scan, Scope::Restore];
+    let keys = vec![api_key("a", "tenant-a", "sk-a", &both), api_key("b", "tenant-b", "sk-b", &both)];
+    let limits = Limits { max_body_bytes: 4 << 20, max_text_bytes: 1 << 20, ..test_limits() };
+    let s = TestServer::start(ServerOptions { api_keys: keys, limits, ..options() }).await;
+    let scan = json!({"text": EMAIL_TEXT, "direction": "input", "session": "a-1"});
+    post_json(s.addr, "/v1/scan", &scan, Some("sk-a")).await;
+
+    // Worst case for the old loop: every `<` without its `>`.
+    let big = json!({"session": "a-1", "text": "<".repeat(1 << 20)});
+    let addr = s.addr;
+    let started = std::time::Instant::now();
+    let restore = tokio::spawn(async move { post_json(addr, "/v1/restore", &big, Some("sk-a")).await });
+    let scan_b = json!({"text": "mail bob@example.com", "direction": "input", "session": "b-1"});
+    let b = post_json(s.addr, "/v1/scan", &scan_b, Some("sk-b")).await;
+    assert_eq!(b.status, 200);
+    assert!(started.elapsed() < Duration::from_secs(3), "tenant B waited {:?}", started.elapsed());
+    let r = restore.await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["text"].as_str().unwrap().len(), 1 << 20);
+    assert!(started.elapsed() < Duration::from_secs(5), "restore took {:?}", started.elapsed());
+
+    let too_big = json!({"session": "a-1", "text": "x".repeat((1 << 20) + 1)});
+    let r = post_json(s.addr, "/v1/restore", &too_big, Some("sk-a")).await;
+    assert_eq!((r.status, r.error_code()), (413, "text_too_large".to_string()));
 }

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::AppState;
 use crate::engine::ScanError;
+use crate::vault::VaultError;
 
 /// A failed request: HTTP status, a stable machine-readable code and a human message.
 ///
@@ -162,6 +163,21 @@ impl From<&ScanError> for ApiError {
                 retry_after: Some(1),
                 ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the scan did not finish within the request timeout")
             },
+            #[allow(unreachable_patterns)]
+            _ => ApiError::internal(),
+        }
+    }
+}
+
+impl From<&VaultError> for ApiError {
+    fn from(e: &VaultError) -> ApiError {
+        match e {
+            VaultError::SessionUnknown => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "session_unknown",
+                "no live session of that name for this key's tenant (never created, expired or evicted); its placeholders cannot be restored",
+            ),
+            VaultError::TooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "restored_too_large", e.to_string()),
             #[allow(unreachable_patterns)]
             _ => ApiError::internal(),
         }

@@ -17,6 +17,7 @@ use crate::engine::{ScanError, ScanRequest};
 use crate::pack::{CompiledPacks, PackError, PackInfo};
 use crate::policy::{Decision, Direction};
 use crate::report::Report;
+use crate::vault::VaultError;
 
 /// `POST /v1/scan` body.
 #[derive(Debug, Deserialize)]
@@ -220,13 +221,17 @@ pub async fn restore(
     struct Restored {
         text: String,
     }
+    let max = state.limits().max_text_bytes;
+    if body.text.len() > max {
+        return Err(ApiError::from(&ScanError::TooLarge { len: body.text.len(), max }));
+    }
     let engine = state.engine().clone();
-    let bytes = blocking(permit, move || {
-        let text = engine.restore(&principal.tenant, &body.session, &body.text);
-        serde_json::to_vec(&Restored { text }).unwrap_or_default()
+    let restored = blocking(permit, move || {
+        let text = engine.restore(&principal.tenant, &body.session, &body.text)?;
+        Ok(serde_json::to_vec(&Restored { text }).unwrap_or_default())
     })
     .await?;
-    Ok(json_response(StatusCode::OK, bytes))
+    Ok(json_response(StatusCode::OK, restored.map_err(|e: VaultError| ApiError::from(&e))?))
 }
 
 pub async fn healthz() -> Response {

@@ -91,19 +91,25 @@ pub fn options() -> ServerOptions {
 impl TestServer {
     /// Start with the test pack only.
     pub async fn start(options: ServerOptions) -> TestServer {
+        TestServer::start_tuned(options, |_| ()).await
+    }
+
+    /// Start with the test pack and an engine config adjusted by `tune` (vault limits, ...).
+    pub async fn start_tuned(options: ServerOptions, tune: impl FnOnce(&mut EngineConfig)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let packs_dir = dir.path().join("packs");
         std::fs::create_dir(&packs_dir).unwrap();
         std::fs::write(packs_dir.join("test.toml"), TEST_PACK).unwrap();
         let policies = Config::parse(Path::new("test.toml"), POLICIES).unwrap().policies;
-        let engine = Engine::new(EngineConfig {
+        let mut config = EngineConfig {
             extra_packs: vec![packs_dir.clone()],
             no_builtin_packs: true,
             policies,
             hash_key: Some(b"test-key".to_vec()),
             ..EngineConfig::default()
-        })
-        .unwrap();
+        };
+        tune(&mut config);
+        let engine = Engine::new(config).unwrap();
         TestServer::start_with(dir, packs_dir, engine, options).await
     }
 
