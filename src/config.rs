@@ -60,6 +60,9 @@ struct ServerSyntax {
     timeout_ms: Option<u64>,
     max_concurrency: Option<usize>,
     max_batch_items: Option<usize>,
+    header_timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
+    shutdown_grace_ms: Option<u64>,
     tls: Option<TlsSyntax>,
     watch_packs: Option<bool>,
 }
@@ -174,6 +177,12 @@ pub struct Limits {
     pub timeout: Duration,
     pub max_concurrency: usize,
     pub max_batch_items: usize,
+    /// Time a client has to send a request head; also the longest idle keep-alive.
+    pub header_timeout: Duration,
+    /// Open connections; more are closed on accept (before auth).
+    pub max_connections: usize,
+    /// How long shutdown waits for open connections before closing them.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Limits {
@@ -184,6 +193,9 @@ impl Default for Limits {
             timeout: Duration::from_secs(10),
             max_concurrency: 64,
             max_batch_items: 256,
+            header_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -265,6 +277,9 @@ impl Config {
         l.max_text_bytes = s.max_text_bytes.unwrap_or(l.max_text_bytes);
         l.timeout = s.timeout_ms.map_or(l.timeout, Duration::from_millis);
         l.max_concurrency = s.max_concurrency.unwrap_or(l.max_concurrency).max(1);
+        l.header_timeout = s.header_timeout_ms.map_or(l.header_timeout, Duration::from_millis).max(Duration::from_millis(1));
+        l.max_connections = s.max_connections.unwrap_or(l.max_connections).max(1);
+        l.shutdown_grace = s.shutdown_grace_ms.map_or(l.shutdown_grace, Duration::from_millis);
         l.max_batch_items = s.max_batch_items.unwrap_or(l.max_batch_items).max(1);
         config.watch_packs = s.watch_packs.unwrap_or(false);
         config.tls = file.server.tls.map(|t| TlsConfig { cert: rel(t.cert), key: rel(t.key), client_ca: t.client_ca.map(rel) });

@@ -412,6 +412,122 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     s.stop().await.unwrap();
 }
 
+// ------------------------------------------------------------------------------- connections
+
+/// Waits until the server closes `stream` (read returns 0 or fails), writing one header byte
+/// every 50 ms meanwhile (a slow-loris client); the time it took, or None after `limit`.
+async fn time_until_closed(mut stream: TcpStream, trickle: bool, limit: Duration) -> Option<Duration> {
+    use tokio::io::AsyncReadExt as _;
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    while started.elapsed() < limit {
+        tokio::select! {
+            r = stream.read(&mut buf) => match r {
+                Ok(0) | Err(_) => return Some(started.elapsed()),
+                Ok(_) => {}
+            },
+            () = tokio::time::sleep(Duration::from_millis(50)) => {
+                if trickle {
+                    let _ = stream.write_all(b"x").await;
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Issue 10: 20 slow-loris connections were still open after 30 s. A request head must now
+/// arrive within `header_timeout`, and an idle keep-alive connection is closed after as long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_loris_and_idle_connections_are_closed_after_the_header_timeout() {
+    let limits = Limits { header_timeout: Duration::from_millis(400), ..test_limits() };
+    let s = TestServer::start(ServerOptions { limits, ..options() }).await;
+    let mut waits = Vec::new();
+    for _ in 0..20 {
+        let mut c = TcpStream::connect(s.addr).await.unwrap();
+        c.write_all(b"POST /v1/scan HTTP/1.1\r\nhost: x\r\nx-slow: ").await.unwrap();
+        waits.push(tokio::spawn(time_until_closed(c, true, Duration::from_secs(5))));
+    }
+    waits.push(tokio::spawn(time_until_closed(TcpStream::connect(s.addr).await.unwrap(), false, Duration::from_secs(5))));
+    // A keep-alive connection that was served once, then went quiet.
+    let mut kept = TcpStream::connect(s.addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 512];
+    let n = tokio::io::AsyncReadExt::read(&mut kept, &mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    waits.push(tokio::spawn(time_until_closed(kept, false, Duration::from_secs(5))));
+    for w in waits {
+        let took = w.await.unwrap().expect("the server never closed the connection");
+        assert!(took < Duration::from_secs(3), "closed after {took:?}");
+    }
+    assert_eq!(get(s.addr, "/healthz").await.status, 200);
+}
+
+/// Issue 10: with `ulimit -n 128`, 140 idle sockets made `/healthz` time out. Connections over
+/// `max_connections` are closed on accept, before any byte is read (so before auth), and the
+/// server answers again as soon as one closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_are_closed_before_auth() {
+    let limits = Limits { max_connections: 4, ..test_limits() };
+    let keys = vec![api_key("a", "a", "sk-a", &[Scope::Scan])];
+    let s = TestServer::start(ServerOptions { limits, api_keys: keys, ..options() }).await;
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(TcpStream::connect(s.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let over = TcpStream::connect(s.addr).await.unwrap();
+    let took = time_until_closed(over, false, Duration::from_secs(2)).await.expect("the fifth connection was kept open");
+    assert!(took < Duration::from_secs(1));
+    drop(idle.pop());
+    // Each request below frees its slot only once the server has closed its connection.
+    let get_soon = |path: &'static str| async move {
+        for _ in 0..100 {
+            let mut stream = TcpStream::connect(s.addr).await.unwrap();
+            if stream.write_all(&head("GET", path, &[], None)).await.is_ok() {
+                let mut raw = Vec::new();
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut raw).await;
+                if raw.starts_with(b"HTTP/1.1 200") {
+                    return String::from_utf8_lossy(&raw).into_owned();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{path} never answered");
+    };
+    get_soon("/healthz").await;
+    let text = get_soon("/metrics").await;
+    assert!(metric(&text, "picket_rejected_total{reason=\"too_many_connections\"}").is_some_and(|n| n >= 1.0), "{text}");
+}
+
+/// Issue 10: shutdown never finished while a connection was open. Idle connections close at
+/// once, the request in flight gets the grace period, then whatever is left is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_bounded_by_the_grace_period() {
+    let limits = Limits {
+        header_timeout: Duration::from_secs(60),
+        timeout: Duration::from_secs(60),
+        shutdown_grace: Duration::from_millis(500),
+        ..test_limits()
+    };
+    let mut s = TestServer::start(ServerOptions { limits, ..options() }).await;
+    let idle = TcpStream::connect(s.addr).await.unwrap();
+    let mut loris = TcpStream::connect(s.addr).await.unwrap();
+    loris.write_all(b"POST /v1/scan HTTP/1.1\r\nhost: x\r\n").await.unwrap();
+    // A request whose body never comes: in flight until the grace period ends.
+    let mut stalled = TcpStream::connect(s.addr).await.unwrap();
+    stalled.write_all(&head("POST", "/v1/scan", &[("content-type", "application/json")], Some(100))).await.unwrap();
+    s.wait_in_flight(1).await;
+    let idle_closed = tokio::spawn(time_until_closed(idle, false, Duration::from_secs(5)));
+    let started = std::time::Instant::now();
+    s.begin_shutdown();
+    assert!(idle_closed.await.unwrap().expect("idle connection left open") < Duration::from_millis(400));
+    s.stop().await.unwrap();
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(450) && took < Duration::from_secs(3), "stopped after {took:?}");
+    drop((loris, stalled));
+}
+
 // ------------------------------------------------------------------------------- TLS
 
 mod tls {
@@ -495,6 +611,25 @@ mod tls {
         plain.write_all(&head("GET", "/healthz", &[], None)).await.unwrap();
         let _ = tokio::time::timeout(Duration::from_secs(5), tokio::io::AsyncReadExt::read_to_end(&mut plain, &mut raw)).await;
         assert!(!raw.starts_with(b"HTTP/1.1 200"));
+    }
+
+    /// Issue 10, TLS mode: SIGTERM never finished with a connection open after the handshake.
+    /// An idle TLS connection and a client stuck before its ClientHello do not hold shutdown.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tls_shutdown_is_bounded() {
+        let pki = pki();
+        let d = pki.dir.path();
+        let tls = TlsConfig { cert: d.join("server.pem"), key: d.join("server.key"), client_ca: None };
+        let limits = Limits { header_timeout: Duration::from_secs(60), shutdown_grace: Duration::from_millis(500), ..test_limits() };
+        let mut s = TestServer::start(ServerOptions { tls: Some(tls), limits, ..options() }).await;
+        let tcp = TcpStream::connect(s.addr).await.unwrap();
+        let _idle = client(&pki, false).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        let _no_hello = TcpStream::connect(s.addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = std::time::Instant::now();
+        s.begin_shutdown();
+        s.stop().await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(3), "stopped after {:?}", started.elapsed());
     }
 
     #[test]
@@ -604,7 +739,11 @@ fn signal(child: &std::process::Child, sig: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_serve_binds_answers_reloads_on_sighup_and_stops_on_sigterm() {
-    let (mut child, addr) = spawn_serve(&["--listen", "127.0.0.1:0", "--no-classifier"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("picket.toml");
+    std::fs::write(&config, "[server]\nshutdown_grace_ms = 1000\n").unwrap();
+    let config = config.to_str().unwrap();
+    let (mut child, addr) = spawn_serve(&["--listen", "127.0.0.1:0", "--no-classifier", "--config", config]);
     assert!(addr.ip().is_loopback() && addr.port() != 0);
     assert_eq!(get(addr, "/healthz").await.status, 200);
     assert_eq!(get(addr, "/readyz").await.status, 200);
@@ -622,9 +761,17 @@ async fn cli_serve_binds_answers_reloads_on_sighup_and_stops_on_sigterm() {
     }
     assert_eq!(reloads, Some(1.0));
 
+    // Issue 10: SIGTERM never finished while an idle or slow-loris connection was open.
+    let _idle = TcpStream::connect(addr).await.unwrap();
+    let mut loris = TcpStream::connect(addr).await.unwrap();
+    loris.write_all(b"POST /v1/scan HTTP/1.1\r\nhost: x\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
     signal(&child, "-TERM");
     let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
     assert!(status.success(), "{status:?}");
+    // Idle connections close at once; the slow one is cut at the grace period (1 s here).
+    assert!(started.elapsed() < Duration::from_secs(4), "SIGTERM took {:?}", started.elapsed());
 }
 
 #[test]

@@ -80,7 +80,16 @@ pub struct TestServer {
 
 /// Limits small enough to exercise in tests.
 pub fn test_limits() -> Limits {
-    Limits { max_body_bytes: 64 << 10, max_text_bytes: 16 << 10, timeout: Duration::from_secs(10), max_concurrency: 8, max_batch_items: 4 }
+    Limits {
+        max_body_bytes: 64 << 10,
+        max_text_bytes: 16 << 10,
+        timeout: Duration::from_secs(10),
+        max_concurrency: 8,
+        max_batch_items: 4,
+        header_timeout: Duration::from_secs(10),
+        max_connections: 64,
+        shutdown_grace: Duration::from_secs(5),
+    }
 }
 
 /// Options with test limits, no keys, no TLS.
