@@ -284,11 +284,19 @@ impl Config {
         config.watch_packs = s.watch_packs.unwrap_or(false);
         config.tls = file.server.tls.map(|t| TlsConfig { cert: rel(t.cert), key: rel(t.key), client_ca: t.client_ca.map(rel) });
 
+        let mut seen: std::collections::HashMap<[u8; 32], String> = std::collections::HashMap::new();
         for k in file.api_key {
             let hash = hex::decode(k.sha256.get_ref().trim())
                 .ok()
                 .and_then(|b| <[u8; 32]>::try_from(b).ok())
                 .ok_or_else(|| invalid(k.sha256.span().start, format!("api_key {:?}: sha256 must be 64 hex characters", k.name)))?;
+            // One key, two entries: only one could ever match, silently (issue 10).
+            if let Some(first) = seen.insert(hash, k.name.clone()) {
+                return Err(invalid(
+                    k.sha256.span().start,
+                    format!("api_key {:?}: same sha256 as api_key {first:?}; each entry needs its own key (remove or rotate one)", k.name),
+                ));
+            }
             let mut scopes = Vec::new();
             for s in &k.scopes {
                 scopes.push(match s.get_ref().as_str() {
@@ -388,5 +396,27 @@ block = { injection = 0.5, evasion = -1 }
         assert!(err.contains("server.listen"), "{err}");
         let err = Config::parse(Path::new("p.toml"), "[server]\nlisen = 1\n").unwrap_err().to_string();
         assert!(err.contains("p.toml:2") && err.contains("lisen"), "{err}");
+    }
+
+    /// Issue 10: a duplicate key hash silently kept the last entry (its tenant and scopes).
+    #[test]
+    fn duplicate_key_hashes_are_refused_with_their_line() {
+        let key = |name: &str| {
+            format!("[[api_key]]\nname = \"{name}\"\nsha256 = \"2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\"\nscopes = [\"scan\"]\n")
+        };
+        let text = format!("{}{}", key("ci"), key("ops"));
+        let err = Config::parse(Path::new("p.toml"), &text).unwrap_err().to_string();
+        assert!(err.starts_with("p.toml:7:"), "{err}");
+        assert!(err.contains("\"ops\"") && err.contains("\"ci\"") && err.contains("same sha256"), "{err}");
+    }
+
+    #[test]
+    fn server_connection_limits_parse() {
+        let text = "[server]\nheader_timeout_ms = 250\nmax_connections = 7\nshutdown_grace_ms = 1500\n[vault]\nmax_bytes = 4096\n";
+        let c = Config::parse(Path::new("p.toml"), text).unwrap();
+        assert_eq!(c.limits.header_timeout, Duration::from_millis(250));
+        assert_eq!(c.limits.max_connections, 7);
+        assert_eq!(c.limits.shutdown_grace, Duration::from_millis(1500));
+        assert_eq!(c.vault.max_bytes, 4096);
     }
 }

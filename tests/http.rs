@@ -110,7 +110,10 @@ async fn health_readiness_metrics_packs_openapi() {
     assert_eq!(packs["packs"][0]["id"], "test");
     assert_eq!(packs["packs"][0]["version"], "1.0.0");
     assert_eq!(packs["packs"][0]["rules"], 1);
-    assert!(packs["packs"][0]["source"].as_str().unwrap().ends_with("test.toml"));
+    // Issue 10: the file name only, never the server's absolute path.
+    assert_eq!(packs["packs"][0]["source"], "test.toml");
+    let dir = s.packs_dir.to_str().unwrap();
+    assert!(!get(s.addr, "/v1/packs").await.text().contains(dir));
     assert_eq!(packs["fingerprint"].as_str().unwrap().len(), 64);
 
     post_json(s.addr, "/v1/scan", &json!({"text": EMAIL_TEXT, "direction": "input"}), None).await;
@@ -191,10 +194,21 @@ async fn every_client_error_has_its_status_and_json_shape() {
         assert_eq!((r.status, r.error_code()), (status, code.to_string()), "{what}: {}", r.text());
         assert_eq!(r.header("content-type"), Some("application/json"), "{what}");
     }
-    // The message names the problem but never echoes the text.
+    // The message names the problem but echoes neither the text nor the offending value
+    // (issue 10: `integer 4111111111111111` was echoed).
     let r = post_json(s.addr, "/v1/scan", &json!({"text": "secret-ish", "direction": "sideways"}), None).await;
-    assert!(r.json()["error"]["message"].as_str().unwrap().contains("sideways"));
-    assert!(!r.text().contains("secret-ish"));
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("unknown variant") && message.contains("`input`"), "{message}");
+    assert!(!r.text().contains("secret-ish") && !r.text().contains("sideways"), "{message}");
+    let r = post_json(s.addr, "/v1/scan", &json!({"text": 4111111111111111u64, "direction": "input"}), None).await;
+    assert_eq!(r.status, 422);
+    assert!(!r.text().contains("4111"), "{}", r.text());
+    let r = post_json(s.addr, "/v1/scan", &json!({"text": "a", "direction": "input", "policy": "card-4111111111111111"}), None).await;
+    assert_eq!((r.status, r.error_code()), (422, "unknown_policy".to_string()));
+    assert!(!r.text().contains("4111"), "{}", r.text());
+    let r = post_json(s.addr, "/v1/scan/batch", &json!({"items": [{"text": "a", "direction": "x4111111111111111"}]}), None).await;
+    assert_eq!(r.json()["results"][0]["error"]["code"], "unknown_direction");
+    assert!(!r.text().contains("4111"), "{}", r.text());
 
     // Text over max_text_bytes (body under max_body_bytes) → 413 text_too_large.
     let long = "a".repeat(test_limits().max_text_bytes + 1);
@@ -289,6 +303,8 @@ async fn auth_keys_and_scopes() {
     // /v1/packs wants any valid key; probes and metrics want none.
     assert_eq!(get(s.addr, "/v1/packs").await.status, 401);
     assert_eq!(call(s.addr, "GET", "/v1/packs", &[("authorization", "Bearer sk-restore")], None).await.status, 200);
+    // Issue 10: the scheme is case-insensitive (RFC 9110).
+    assert_eq!(call(s.addr, "GET", "/v1/packs", &[("authorization", "BEARER sk-restore")], None).await.status, 200);
     for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
         assert_eq!(get(s.addr, path).await.status, 200, "{path}");
     }

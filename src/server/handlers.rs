@@ -171,7 +171,9 @@ pub async fn scan_batch(
             out.extend_from_slice(b"{\"id\":");
             out.extend_from_slice(&serde_json::to_vec(&item.id).unwrap_or_else(|_| b"null".to_vec()));
             let direction = match &item.direction {
-                Some(d) => d.parse::<Direction>().map_err(|m| ApiError::unprocessable("unknown_direction", m)),
+                Some(d) => d
+                    .parse::<Direction>()
+                    .map_err(|_| ApiError::unprocessable("unknown_direction", "unknown direction (expected input, context or output)")),
                 None => Ok(body.direction.unwrap_or(Direction::Input)),
             };
             let scanned = direction.and_then(|direction| {
@@ -271,16 +273,33 @@ pub async fn openapi() -> Response {
 struct PacksView<'a> {
     fingerprint: &'a str,
     rules: usize,
-    packs: &'a [PackInfo],
+    packs: Vec<PackView<'a>>,
     warnings: usize,
     classifier: Option<String>,
+}
+
+/// One pack as the API shows it: the source is a file name, never a server path.
+#[derive(Serialize)]
+struct PackView<'a> {
+    id: &'a str,
+    version: &'a str,
+    description: &'a str,
+    source: &'a str,
+    rules: usize,
+}
+
+impl<'a> From<&'a PackInfo> for PackView<'a> {
+    fn from(p: &'a PackInfo) -> PackView<'a> {
+        let source = std::path::Path::new(&p.source).file_name().and_then(|n| n.to_str()).unwrap_or("pack");
+        PackView { id: &p.id, version: &p.version, description: &p.description, source, rules: p.rules }
+    }
 }
 
 fn packs_view<'a>(state: &AppState, packs: &'a CompiledPacks) -> PacksView<'a> {
     PacksView {
         fingerprint: &packs.fingerprint,
         rules: packs.rules.len(),
-        packs: &packs.packs,
+        packs: packs.packs.iter().map(PackView::from).collect(),
         warnings: packs.warnings.len(),
         classifier: model_id(state),
     }
