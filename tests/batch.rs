@@ -369,6 +369,24 @@ fn masked_dir_inside_an_input_is_refused() {
     assert_eq!(parent.status.code(), Some(2), "a folder holding the input would be scanned next time");
 }
 
+/// Issue 10: `--report`, `--sarif` or `--quarantine` pointed at a file inside an input folder
+/// truncated that input to 0 bytes, exit 0. Refused like `--masked-dir`, before anything runs.
+/// (The CLI prints SARIF on stdout only; a SARIF file target is checked by the library's test.)
+#[test]
+fn outputs_inside_an_input_are_refused_and_the_input_kept() {
+    let (_dir, root) = tree();
+    let notes = root.join("notes.txt");
+    for flag in ["--report", "--quarantine"] {
+        let out = scan(&[s(&root), flag, s(&notes)]);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
+        assert!(stderr(&out).contains("outputs must be written outside the inputs"), "{}", stderr(&out));
+        assert_eq!(std::fs::read_to_string(&notes).unwrap(), notes_txt(), "{flag} truncated an input");
+        let fresh = root.join("web/new-output.txt");
+        assert_eq!(scan(&[s(&root), flag, s(&fresh)]).status.code(), Some(2), "{flag}");
+        assert!(!fresh.exists());
+    }
+}
+
 #[test]
 fn exit_status_follows_the_outcome() {
     let dir = tempfile::tempdir().unwrap();

@@ -213,6 +213,9 @@ pub enum BatchError {
     /// `--masked-dir` would write among the inputs.
     #[error("--masked-dir {masked} overlaps the input {input}; masked copies must never be written among the inputs")]
     MaskedDirOverlapsInput { masked: PathBuf, input: PathBuf },
+    /// `--report`, `--sarif` or `--quarantine` is an input or lies inside an input folder.
+    #[error("{flag} {output} is an input or lies inside the input {input}; outputs must be written outside the inputs")]
+    OutputInsideInput { flag: &'static str, output: PathBuf, input: PathBuf },
     /// An output could not be written.
     #[error("cannot write {path}: {source}")]
     Output { path: PathBuf, source: std::io::Error },
