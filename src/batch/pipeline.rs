@@ -82,13 +82,13 @@ pub(crate) enum Outcome {
         sha256: [u8; 32],
         bytes: u64,
         scan: DocScan,
+        /// A whole file's bytes as scanned, kept when a masked copy is to be written: the copy
+        /// is made from them, never from a second read of a file that may have changed since.
+        scanned: Option<Vec<u8>>,
     },
     /// Not scanned; the hash of the bytes when they were read (so `--resume` can tell an
     /// unchanged skipped record from a new one).
-    Skipped {
-        reason: SkipReason,
-        sha256: Option<[u8; 32]>,
-    },
+    Skipped { reason: SkipReason, sha256: Option<[u8; 32]> },
     /// Unchanged since the report being resumed, which decided this.
     Resumed(Decision),
 }
@@ -505,7 +505,13 @@ fn whole_file(plan: &Plan<'_>, file: &FileInfo, size: u64) -> Outcome {
         _ => Ok(Extracted::identity(text)),
     };
     let source = Source { text, first_line: 1, file_offset: 0 };
-    scanned(plan, &source, extracted, sha256)
+    let mut outcome = scanned(plan, &source, extracted, sha256);
+    if let Outcome::Scanned { scanned, .. } = &mut outcome {
+        if file.mirror.is_some() {
+            *scanned = Some(bytes);
+        }
+    }
+    outcome
 }
 
 /// Scan one JSON Lines or CSV record.
@@ -536,7 +542,7 @@ fn scanned(plan: &Plan<'_>, source: &Source<'_>, extracted: Result<Extracted<'_>
         Err(e) => return Outcome::Skipped { reason: SkipReason::Extract(e), sha256: Some(sha256) },
     };
     match document::scan(plan, source, &extracted) {
-        Ok(scan) => Outcome::Scanned { sha256, bytes: source.text.len() as u64, scan },
+        Ok(scan) => Outcome::Scanned { sha256, bytes: source.text.len() as u64, scan, scanned: None },
         Err(e) => Outcome::Skipped { reason: SkipReason::ScanFailed(e.to_string()), sha256: Some(sha256) },
     }
 }

@@ -179,7 +179,7 @@ impl<'p, 'e> Writer<'p, 'e> {
         let doc = &item.doc;
         let (path, line, record) = (doc.file.display.as_str(), doc.record.map(|r| r.line), doc.record.map(|r| r.index));
         match &item.outcome {
-            Outcome::Scanned { sha256, bytes, scan } => {
+            Outcome::Scanned { sha256, bytes, scan, .. } => {
                 if let Some(report) = &mut self.report {
                     report.line(&DocLine {
                         path,
