@@ -67,6 +67,9 @@ pub struct ScanRequest<'a> {
     pub classify: bool,
     /// When the scan must give up ([`ScanError::DeadlineExceeded`]); unlimited by default.
     pub budget: Budget,
+    /// List every finding (no [`MAX_REPORTED_PER_RULE`] cap): for callers that mask from the
+    /// report's findings themselves, such as the batch scanner's masked copies.
+    pub list_all: bool,
 }
 
 impl<'a> ScanRequest<'a> {
@@ -81,6 +84,7 @@ impl<'a> ScanRequest<'a> {
             return_masked: false,
             classify: true,
             budget: Budget::UNLIMITED,
+            list_all: false,
         }
     }
 }
@@ -255,7 +259,7 @@ impl Engine {
             .filter(|f| {
                 let n = listed.entry(f.rule).or_insert(0);
                 *n += 1;
-                let keep = *n <= MAX_REPORTED_PER_RULE;
+                let keep = req.list_all || *n <= MAX_REPORTED_PER_RULE;
                 findings_omitted += usize::from(!keep);
                 keep
             })

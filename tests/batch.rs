@@ -558,3 +558,55 @@ fn library_entry_point_reports_progress() {
     assert_eq!(last.documents, summary.documents + summary.skipped + summary.resumed);
     assert!(read_lines(&report).len() as u64 == last.documents);
 }
+
+/// A PEM private key of `lines` base64 lines (64 characters each), deterministic.
+fn pem_key(lines: usize) -> String {
+    use base64::Engine as _;
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let raw: Vec<u8> = (0..lines * 48)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let body = base64::engine::general_purpose::STANDARD.encode(raw);
+    let wrapped: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    format!("-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----", wrapped.join("\n"))
+}
+
+/// Issue 10: an RSA-4096 key (longer than a 2,000-character chunk) and an RSA-2048 key across a
+/// chunk edge were never detected in corpus mode: the report said allow and the mirror kept the
+/// key. Rules now run over the whole document.
+#[test]
+fn keys_longer_than_a_chunk_or_across_an_edge_are_found_and_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("in");
+    std::fs::create_dir(&root).unwrap();
+    let rsa4096 = pem_key(50);
+    assert!(rsa4096.len() > 3000);
+    std::fs::write(root.join("long.txt"), format!("deploy key:\n{rsa4096}\nend\n")).unwrap();
+    let rsa2048 = pem_key(25);
+    let lead = String::from_utf8(filler(1500)).unwrap();
+    std::fs::write(root.join("edge.txt"), format!("{lead}\n{rsa2048}\ntrailer\n")).unwrap();
+    let (report, masked) = (dir.path().join("report.jsonl"), dir.path().join("masked"));
+    let out = scan(&[s(&root), "--report", s(&report), "--masked-dir", s(&masked), "--chunk-size", "2000", "--chunk-overlap", "200"]);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", stderr(&out));
+    let lines = read_lines(&report);
+    for (file, key) in [("long.txt", &rsa4096), ("edge.txt", &rsa2048)] {
+        let doc = one(&lines, file);
+        assert!(doc["chunks"].as_u64().unwrap() > 1, "{file} must span chunks: {doc}");
+        let pem = findings(doc, "secret.private_key.pem");
+        assert_eq!(pem.len(), 1, "{file}: {doc}");
+        let (start, end, ..) = span(pem[0]);
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        assert_eq!(&text[start as usize..end as usize], key.as_str(), "{file}");
+        assert_ne!(doc["decision"], "allow", "{file}");
+        // Blocked documents get no copy; a masked one must not hold the key's body.
+        match doc["decision"].as_str() {
+            Some("block") => assert!(!masked.join(file).exists(), "{file}"),
+            _ => assert!(!std::fs::read_to_string(masked.join(file)).unwrap().contains(&key[40..100]), "{file}: the mirror kept the key"),
+        }
+    }
+}

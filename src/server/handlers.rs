@@ -132,6 +132,7 @@ pub async fn scan(
             return_masked: body.return_masked,
             classify: body.classify,
             budget,
+            list_all: false,
         };
         scan_now(&worker_state, &req).map(|(r, bytes)| (Summary { decision: r.decision, findings: r.findings.len() }, bytes))
     })
@@ -186,6 +187,7 @@ pub async fn scan_batch(
                     return_masked: body.return_masked,
                     classify: body.classify,
                     budget,
+                    list_all: false,
                 };
                 scan_now(&worker_state, &req).map_err(|e| ApiError::from(&e))
             });
