@@ -151,6 +151,11 @@ impl Engine {
         self.packs.load_full()
     }
 
+    /// Longest text one scan accepts, in bytes.
+    pub fn max_text_bytes(&self) -> usize {
+        self.max_text_bytes
+    }
+
     /// The classifier, if loaded.
     pub fn classifier(&self) -> Option<&Arc<Classifier>> {
         self.classifier.as_ref()

@@ -610,3 +610,25 @@ fn keys_longer_than_a_chunk_or_across_an_edge_are_found_and_masked() {
         }
     }
 }
+
+/// A document longer than the engine's text limit is scanned in overlapping windows (not
+/// skipped): a value on a window edge is found once, and one near the end too.
+#[test]
+fn documents_longer_than_the_text_limit_are_scanned_in_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("in");
+    std::fs::create_dir(&root).unwrap();
+    let config = dir.path().join("picket.toml");
+    std::fs::write(&config, "[server]\nmax_text_bytes = 65536\n").unwrap();
+    let len = 1_500_000;
+    let window = 64 << 10;
+    let emails = [(1_000, "ann@example.com"), (window - 7, "bob@example.com"), (len - 40, "cy@example.com")];
+    std::fs::write(root.join("big.txt"), planted(len, &emails)).unwrap();
+    let report = dir.path().join("report.jsonl");
+    let out = scan(&["--config", s(&config), s(&root), "--report", s(&report)]);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", stderr(&out));
+    let lines = read_lines(&report);
+    let doc = one(&lines, "big.txt");
+    let found: Vec<u64> = findings(doc, "pii.email").iter().map(|f| span(f).0).collect();
+    assert_eq!(found, emails.iter().map(|(at, _)| *at as u64).collect::<Vec<_>>(), "{doc}");
+}

@@ -97,9 +97,14 @@ pub(crate) fn scan(plan: &Plan<'_>, source: &Source<'_>, extracted: &Extracted<'
     };
     let mut verdict = Verdict::of(&reports);
     let hits = match whole {
-        Some(report) => {
-            verdict.add_whole(&report, &ranges);
-            whole_hits(report, &ranges, &extracted.map)
+        Some(windows) => {
+            let mut hits = Vec::new();
+            for (offset, report) in windows {
+                verdict.add_whole(&report, offset, &ranges);
+                hits.extend(whole_hits(report, offset, &ranges, &extracted.map));
+            }
+            dedup_hits(&mut hits);
+            hits
         }
         None => merge(reports, &ranges, &extracted.map),
     };
@@ -155,10 +160,50 @@ fn scan_some(plan: &Plan<'_>, text: &str, ranges: &[Range<usize>], which: &[usiz
     }
 }
 
-/// The rules over the whole text, every finding listed (masked copies are made from them).
-fn scan_whole(plan: &Plan<'_>, text: &str) -> Result<Report, ScanError> {
-    let request = ScanRequest { policy: plan.policy.as_deref(), classify: false, list_all: true, ..ScanRequest::new(text, plan.direction) };
-    plan.engine.scan(&request).map(|report| Report { masked: None, ..report })
+/// Windows of a text longer than one scan may be overlap by this much (at most half a window),
+/// so a value shorter than that is seen whole by some window.
+const WHOLE_OVERLAP: usize = 256 << 10;
+
+/// The rules over the whole text, every finding listed (masked copies are made from them), as
+/// (offset, report) pairs: one pair, unless the text is longer than the engine's text limit;
+/// then overlapping windows of that size.
+fn scan_whole(plan: &Plan<'_>, text: &str) -> Result<Vec<(usize, Report)>, ScanError> {
+    let max = plan.engine.max_text_bytes().max(16);
+    let overlap = WHOLE_OVERLAP.min(max / 2);
+    let mut windows = Vec::new();
+    let mut start = 0;
+    loop {
+        let mut end = (start + max).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let request = ScanRequest {
+            policy: plan.policy.as_deref(),
+            classify: false,
+            list_all: true,
+            ..ScanRequest::new(&text[start..end], plan.direction)
+        };
+        windows.push((start, plan.engine.scan(&request).map(|report| Report { masked: None, ..report })?));
+        if end == text.len() {
+            return Ok(windows);
+        }
+        start = end - overlap;
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+    }
+}
+
+/// Findings seen by two overlapping windows are kept once (best score).
+fn dedup_hits(hits: &mut Vec<Hit>) {
+    hits.sort_by(|a, b| (a.src.start, a.src.end, &a.finding.rule).cmp(&(b.src.start, b.src.end, &b.finding.rule)));
+    hits.dedup_by(|later, kept| {
+        let same = later.finding.rule == kept.finding.rule && later.src == kept.src;
+        if same {
+            kept.finding.score = kept.finding.score.max(later.finding.score);
+        }
+        same
+    });
 }
 
 /// The first chunk that holds `span` whole, else (a value longer than a chunk) the first that
@@ -172,12 +217,15 @@ fn chunk_of(ranges: &[Range<usize>], span: Span) -> usize {
     ranges.partition_point(|r| r.end <= span.start).min(last)
 }
 
-/// Findings of the whole-text scan as document hits, each credited to its first chunk.
-fn whole_hits(report: Report, ranges: &[Range<usize>], map: &SourceMap) -> Vec<Hit> {
+/// Findings of a whole-text scan (of the window at `offset`) as document hits, each credited
+/// to its first chunk.
+fn whole_hits(report: Report, offset: usize, ranges: &[Range<usize>], map: &SourceMap) -> Vec<Hit> {
     report
         .findings
         .into_iter()
-        .map(|finding| {
+        .map(|mut finding| {
+            finding.start += offset;
+            finding.end += offset;
             let text = Span::new(finding.start, finding.end);
             Hit { src: map.to_source(text), chunk: chunk_of(ranges, text), text, finding }
         })
@@ -229,7 +277,7 @@ impl Verdict {
 
     /// Take the whole-text rules scan into account; when it blocks, the chunk holding its
     /// strongest blocking finding is named (unless a chunk already blocked).
-    fn add_whole(&mut self, r: &Report, ranges: &[Range<usize>]) {
+    fn add_whole(&mut self, r: &Report, offset: usize, ranges: &[Range<usize>]) {
         self.decision = self.decision.max(r.decision);
         self.would_block |= r.would_block;
         let c = &r.categories;
@@ -242,7 +290,7 @@ impl Verdict {
                 .iter()
                 .filter(|f| f.action == Action::Block || r.blocked_by.contains(&f.category))
                 .max_by(|a, b| a.score.total_cmp(&b.score));
-            self.blocked_chunks.push(blocking.map_or(0, |f| chunk_of(ranges, Span::new(f.start, f.end))));
+            self.blocked_chunks.push(blocking.map_or(0, |f| chunk_of(ranges, Span::new(offset + f.start, offset + f.end))));
         }
     }
 }
