@@ -308,13 +308,38 @@ fn a_file_without_read_permission_is_skipped() {
 #[test]
 fn quarantine_lists_blocked_documents() {
     let run = full_run();
-    let q = std::fs::read_to_string(run.out.join("quarantine.txt")).unwrap();
-    let mut lines: Vec<&str> = q.lines().collect();
-    lines.sort_unstable();
+    let mut lines = read_lines(&run.out.join("quarantine.txt"));
+    lines.sort_by_key(|l| l["path"].as_str().unwrap().to_string());
     let page = run.root.join("web/page.html");
-    let chats = format!("{}:2", run.root.join("chats.jsonl").display());
-    assert_eq!(lines, [chats.as_str(), s(&page)]);
+    let chats = run.root.join("chats.jsonl");
+    assert_eq!(lines, [serde_json::json!({"path": s(&chats), "line": 2}), serde_json::json!({"path": s(&page)})]);
     assert_eq!(run.summary["blocked_total"], 2);
+}
+
+/// Issue 10: a newline in a blocked file's name split the quarantine list into lines an
+/// attacker chooses, and non-UTF-8 names were written lossily. Entries are JSON now, with the
+/// raw bytes of a non-UTF-8 name.
+#[test]
+fn quarantine_paths_are_unambiguous() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("in");
+    std::fs::create_dir(&root).unwrap();
+    let key = INJECTION;
+    let newline = root.join("evil\n{\"path\": \"innocent.txt\"}.txt");
+    std::fs::write(&newline, key).unwrap();
+    let latin1 = root.join(std::ffi::OsStr::from_bytes(b"caf\xe9.txt"));
+    std::fs::write(&latin1, key).unwrap();
+    let (q, report) = (dir.path().join("q.txt"), dir.path().join("report.jsonl"));
+    let out = scan(&[s(&root), "--quarantine", s(&q), "--report", s(&report)]);
+    assert_eq!(out.status.code(), Some(1), "both are blocked: {}", stderr(&out));
+    let text = std::fs::read_to_string(&q).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text:?}");
+    let lines = json_lines(&text);
+    assert!(lines.iter().any(|l| l["path"] == newline.to_str().unwrap()), "{text}");
+    let hex = hex::encode(latin1.as_os_str().as_bytes());
+    assert!(lines.iter().any(|l| l["path_hex"] == hex.as_str()), "{text}");
+    assert!(read_lines(&report).iter().any(|l| l["path_hex"] == hex.as_str()));
 }
 
 #[test]

@@ -39,10 +39,20 @@ pub(crate) struct DocFinding {
     pub via: Via,
 }
 
+/// The raw bytes of a path that is not valid UTF-8, hex-encoded (its `path` is then written
+/// lossily, and two such names could read the same).
+pub(crate) fn path_hex(path: &std::path::Path) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt as _;
+    path.to_str().is_none().then(|| hex::encode(path.as_os_str().as_bytes()))
+}
+
 /// The report line of a scanned document.
 #[derive(Debug, Serialize)]
 pub(crate) struct DocLine<'a> {
     pub path: &'a str,
+    /// The path's raw bytes, hex-encoded, when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
     /// JSON Lines / CSV: 1-based line where the record starts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
@@ -73,6 +83,9 @@ pub(crate) struct DocLine<'a> {
 #[derive(Debug, Serialize)]
 pub(crate) struct SkipLine<'a> {
     pub path: &'a str,
+    /// The path's raw bytes, hex-encoded, when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
