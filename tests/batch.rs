@@ -266,18 +266,21 @@ fn skips_are_reported_and_ignored_files_are_not_scanned() {
     let run = full_run();
     let r = &run.report;
     assert!(by_path(r, "ignored.txt").is_empty(), ".gitignore'd file must not be scanned");
-    assert_eq!(one(r, "blob.bin")["skipped"], "binary");
+    // Issue 10: a NUL byte (or invalid UTF-8) skipped the whole file; it is scanned and flagged.
+    let blob = one(r, "blob.bin");
+    assert_eq!((blob["skipped"].as_str(), blob["lossy"]["code"].as_str()), (None, Some("binary")), "{blob}");
     let broken = one(r, "broken.txt");
     assert_eq!(broken["skipped"], "unreadable");
     assert!(broken["reason"].as_str().unwrap().contains("broken symlink"));
 
     let sm = &run.summary;
-    assert_eq!(sm["skipped_by_reason"]["binary"], 1);
+    assert_eq!(sm["lossy_by_reason"]["binary"], 1);
+    assert!(sm["lossy_files"][0]["path"].as_str().unwrap().ends_with("blob.bin"));
     assert_eq!(sm["skipped_by_reason"]["unreadable"], 1);
     let skipped: Vec<&str> = sm["skipped_files"].as_array().unwrap().iter().map(|k| k["path"].as_str().unwrap()).collect();
-    assert!(skipped.iter().any(|p| p.ends_with("blob.bin")) && skipped.iter().any(|p| p.ends_with("broken.txt")), "{skipped:?}");
-    // Documents: notes, guide, contact, page, data, people x2, chats x3 scanned (2 chats skipped).
-    assert_eq!(sm["documents"], 10, "{sm}");
+    assert!(skipped.iter().any(|p| p.ends_with("broken.txt")), "{skipped:?}");
+    // Documents: notes, guide, contact, page, data, blob, people x2, chats x3 scanned (2 chats skipped).
+    assert_eq!(sm["documents"], 11, "{sm}");
     assert_eq!(sm["decisions"]["block"], 2);
     assert_eq!(sm["classify"]["policy"], "flagged");
     assert_eq!(sm["classify"]["classifier_loaded"], false);
@@ -375,7 +378,9 @@ fn masked_copies_mirror_the_tree_without_the_planted_values() {
     let people = read("people.csv");
     assert_eq!(people, PEOPLE_CSV.replace("4111 1111 1111 1111", "**** **** **** 1111"));
 
-    assert!(!masked.join("blob.bin").exists() && !masked.join("ignored.txt").exists());
+    // The binary file was scanned (lossily, flagged) and found clean, so it is mirrored as is.
+    assert_eq!(std::fs::read(masked.join("blob.bin")).unwrap(), b"\x00\x01\x02binary payload");
+    assert!(!masked.join("ignored.txt").exists());
     let original = std::fs::read_to_string(run.root.join("notes.txt")).unwrap();
     assert_eq!(original, notes_txt(), "inputs are never touched");
 }
@@ -473,7 +478,7 @@ fn sarif_has_rules_results_and_regions() {
     assert_eq!(erin["locations"][0]["physicalLocation"]["region"]["startLine"], 1);
     assert_eq!(erin["locations"][0]["physicalLocation"]["region"]["byteOffset"], first.find("erin").unwrap());
     let notes = run["invocations"][0]["toolExecutionNotifications"].as_array().unwrap();
-    assert!(notes.iter().any(|n| n["message"]["text"].as_str().unwrap().contains("binary")));
+    assert!(notes.iter().any(|n| n["message"]["text"].as_str().unwrap().contains("broken symlink")), "{notes:?}");
 }
 
 #[test]
@@ -490,7 +495,7 @@ fn resume_skips_unchanged_documents_and_appends_the_rest() {
     let again = scan(&resume);
     assert_eq!(again.status.code(), Some(1), "blocked documents stay blocked when resumed: {}", stderr(&again));
     let summary: Value = serde_json::from_slice(&again.stdout).unwrap();
-    assert_eq!((summary["documents"].as_u64(), summary["resumed"].as_u64()), (Some(0), Some(10)), "{summary}");
+    assert_eq!((summary["documents"].as_u64(), summary["resumed"].as_u64()), (Some(0), Some(11)), "{summary}");
     assert_eq!(summary["blocked_total"], 2);
     // Skipped files are looked at again (they may have become readable), nothing else.
     let appended: Vec<Value> = read_lines(&report).split_off(lines_before);
@@ -499,7 +504,7 @@ fn resume_skips_unchanged_documents_and_appends_the_rest() {
     std::fs::write(root.join("guide.md"), "# Guide\n\nnew contact: frank@example.com\n").unwrap();
     let changed = scan(&resume);
     let summary: Value = serde_json::from_slice(&changed.stdout).unwrap();
-    assert_eq!((summary["documents"].as_u64(), summary["resumed"].as_u64()), (Some(1), Some(9)), "{summary}");
+    assert_eq!((summary["documents"].as_u64(), summary["resumed"].as_u64()), (Some(1), Some(10)), "{summary}");
     let last_guide = by_path(&read_lines(&report), "guide.md").last().copied().cloned().unwrap();
     assert_eq!(findings(&last_guide, "pii.email")[0]["start"], "# Guide\n\nnew contact: ".len());
 }
@@ -656,4 +661,26 @@ fn documents_longer_than_the_text_limit_are_scanned_in_windows() {
     let doc = one(&lines, "big.txt");
     let found: Vec<u64> = findings(doc, "pii.email").iter().map(|f| span(f).0).collect();
     assert_eq!(found, emails.iter().map(|(at, _)| *at as u64).collect::<Vec<_>>(), "{doc}");
+}
+
+/// Issue 10: one invalid UTF-8 byte skipped a whole file, silently, exit 0, and the secret in
+/// it went unreported. It is scanned (the bad bytes read as `?`, offsets unchanged), flagged,
+/// and its masked copy keeps the bad bytes but not the secret.
+#[test]
+fn a_file_with_invalid_utf8_is_scanned_lossily_and_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("in");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("latin1.txt"), b"caf\xe9 -- mail bob@example.com now\n").unwrap();
+    let (report, masked) = (dir.path().join("report.jsonl"), dir.path().join("masked"));
+    let out = scan(&[s(&root), "--report", s(&report), "--masked-dir", s(&masked), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = read_lines(&report);
+    let doc = one(&lines, "latin1.txt");
+    assert_eq!(doc["lossy"]["code"], "not_utf8", "{doc}");
+    let email = findings(doc, "pii.email");
+    assert_eq!(span(email[0]).0, 13, "offsets are the file's");
+    assert_eq!(std::fs::read(masked.join("latin1.txt")).unwrap(), b"caf\xe9 -- mail [EMAIL] now\n");
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["lossy_by_reason"]["not_utf8"], 1, "{summary}");
 }

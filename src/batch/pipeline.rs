@@ -27,7 +27,7 @@ use super::output::Writer;
 use super::plan::Plan;
 use super::records::RecordReader;
 use super::resume::Seen;
-use super::skip::{self, SkipReason, BINARY_SNIFF};
+use super::skip::{self, Lossy, SkipReason};
 use super::walk::{self, Entry};
 use super::{BatchError, BatchSummary, Progress};
 
@@ -85,6 +85,8 @@ pub(crate) enum Outcome {
         /// A whole file's bytes as scanned, kept when a masked copy is to be written: the copy
         /// is made from them, never from a second read of a file that may have changed since.
         scanned: Option<Vec<u8>>,
+        /// Scanned although not clean text (a NUL byte, invalid UTF-8): the report says so.
+        lossy: Option<Lossy>,
     },
     /// Not scanned; the hash of the bytes when they were read (so `--resume` can tell an
     /// unchanged skipped record from a new one).
@@ -417,10 +419,8 @@ enum Record<'b> {
 fn open_records(plan: &Plan<'_>, file: &FileInfo) -> Result<(RecordReader<BufReader<File>>, Option<usize>), SkipReason> {
     let f = File::open(&file.path).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
     let mut reader = BufReader::with_capacity(RECORD_BUFFER, f);
-    let head = reader.fill_buf().map_err(|e| SkipReason::Unreadable(e.to_string()))?;
-    if let Some(at) = head[..head.len().min(BINARY_SNIFF)].iter().position(|&b| b == 0) {
-        return Err(SkipReason::Binary { at });
-    }
+    // No binary refusal: records with a NUL or invalid UTF-8 are scanned lossily and flagged.
+    reader.fill_buf().map_err(|e| SkipReason::Unreadable(e.to_string()))?;
     let csv = file.format == Format::Csv;
     let mut records = RecordReader::new(reader, csv, usize::try_from(plan.max_file_size).unwrap_or(usize::MAX));
     if !csv {
@@ -491,10 +491,8 @@ fn whole_file(plan: &Plan<'_>, file: &FileInfo, size: u64) -> Outcome {
         Ok(b) => b,
         Err(reason) => return Outcome::skip(reason),
     };
-    let text = match skip::as_text(&bytes) {
-        Ok(t) => t,
-        Err(reason) => return Outcome::skip(reason),
-    };
+    let (text, lossy) = skip::lossy_text(&bytes);
+    let text: &str = &text;
     let sha256 = sha256(&bytes);
     if let Some(decision) = resumed(plan, file, None, &sha256) {
         return Outcome::Resumed(decision);
@@ -505,7 +503,7 @@ fn whole_file(plan: &Plan<'_>, file: &FileInfo, size: u64) -> Outcome {
         _ => Ok(Extracted::identity(text)),
     };
     let source = Source { text, first_line: 1, file_offset: 0 };
-    let mut outcome = scanned(plan, &source, extracted, sha256);
+    let mut outcome = scanned(plan, &source, extracted, sha256, lossy);
     if let Outcome::Scanned { scanned, .. } = &mut outcome {
         if file.mirror.is_some() {
             *scanned = Some(bytes);
@@ -517,10 +515,8 @@ fn whole_file(plan: &Plan<'_>, file: &FileInfo, size: u64) -> Outcome {
 /// Scan one JSON Lines or CSV record.
 fn record_job(plan: &Plan<'_>, file: &FileInfo, record: RecordRef, bytes: &[u8], column: Option<usize>) -> Outcome {
     let sha256 = sha256(bytes);
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => return Outcome::Skipped { reason: SkipReason::NotUtf8 { at: e.valid_up_to() }, sha256: Some(sha256) },
-    };
+    let (text, lossy) = skip::lossy_text(bytes);
+    let text: &str = &text;
     // With masked copies the producer decided about resuming, for the whole file.
     if plan.masked_dir.is_none() {
         if let Some(decision) = resumed(plan, file, Some(record.line), &sha256) {
@@ -533,16 +529,22 @@ fn record_job(plan: &Plan<'_>, file: &FileInfo, record: RecordRef, bytes: &[u8],
         _ => Ok(Extracted::identity(text)),
     };
     let source = Source { text, first_line: record.line, file_offset: record.offset };
-    scanned(plan, &source, extracted, sha256)
+    scanned(plan, &source, extracted, sha256, lossy)
 }
 
-fn scanned(plan: &Plan<'_>, source: &Source<'_>, extracted: Result<Extracted<'_>, ExtractError>, sha256: [u8; 32]) -> Outcome {
+fn scanned(
+    plan: &Plan<'_>,
+    source: &Source<'_>,
+    extracted: Result<Extracted<'_>, ExtractError>,
+    sha256: [u8; 32],
+    lossy: Option<Lossy>,
+) -> Outcome {
     let extracted = match extracted {
         Ok(e) => e,
         Err(e) => return Outcome::Skipped { reason: SkipReason::Extract(e), sha256: Some(sha256) },
     };
     match document::scan(plan, source, &extracted) {
-        Ok(scan) => Outcome::Scanned { sha256, bytes: source.text.len() as u64, scan, scanned: None },
+        Ok(scan) => Outcome::Scanned { sha256, bytes: source.text.len() as u64, scan, scanned: None, lossy },
         Err(e) => Outcome::Skipped { reason: SkipReason::ScanFailed(e.to_string()), sha256: Some(sha256) },
     }
 }

@@ -270,7 +270,7 @@ mod tests {
             classified: 0,
             replacements,
         };
-        Outcome::Scanned { sha256: [0; 32], bytes: 0, scan, scanned }
+        Outcome::Scanned { sha256: [0; 32], bytes: 0, scan, scanned, lossy: None }
     }
 
     fn file(path: &Path, mirror: &Path, format: Format) -> Arc<FileInfo> {

@@ -179,7 +179,7 @@ impl<'p, 'e> Writer<'p, 'e> {
         let doc = &item.doc;
         let (path, line, record) = (doc.file.display.as_str(), doc.record.map(|r| r.line), doc.record.map(|r| r.index));
         match &item.outcome {
-            Outcome::Scanned { sha256, bytes, scan, .. } => {
+            Outcome::Scanned { sha256, bytes, scan, lossy, .. } => {
                 if let Some(report) = &mut self.report {
                     report.line(&DocLine {
                         path,
@@ -196,6 +196,7 @@ impl<'p, 'e> Writer<'p, 'e> {
                         blocked_chunks: &scan.blocked_chunks,
                         would_block: scan.would_block,
                         classified: scan.classified,
+                        lossy: lossy.as_ref(),
                         sha256: &hex::encode(sha256),
                         packs: &self.plan.packs.fingerprint,
                     })?;
