@@ -279,8 +279,8 @@ fn skips_are_reported_and_ignored_files_are_not_scanned() {
     assert_eq!(sm["skipped_by_reason"]["unreadable"], 1);
     let skipped: Vec<&str> = sm["skipped_files"].as_array().unwrap().iter().map(|k| k["path"].as_str().unwrap()).collect();
     assert!(skipped.iter().any(|p| p.ends_with("broken.txt")), "{skipped:?}");
-    // Documents: notes, guide, contact, page, data, blob, people x2, chats x3 scanned (2 chats skipped).
-    assert_eq!(sm["documents"], 11, "{sm}");
+    // Documents: notes, guide, contact, page, data, blob, .gitignore, people x2, chats x3 scanned (2 chats skipped).
+    assert_eq!(sm["documents"], 12, "{sm}");
     assert_eq!(sm["decisions"]["block"], 2);
     assert_eq!(sm["classify"]["policy"], "flagged");
     assert_eq!(sm["classify"]["classifier_loaded"], false);
@@ -495,7 +495,7 @@ fn resume_skips_unchanged_documents_and_appends_the_rest() {
     let again = scan(&resume);
     assert_eq!(again.status.code(), Some(1), "blocked documents stay blocked when resumed: {}", stderr(&again));
     let summary: Value = serde_json::from_slice(&again.stdout).unwrap();
-    assert_eq!((summary["documents"].as_u64(), summary["resumed"].as_u64()), (Some(0), Some(11)), "{summary}");
+    assert_eq!((summary["documents"].as_u64(), summary["resumed"].as_u64()), (Some(0), Some(12)), "{summary}");
     assert_eq!(summary["blocked_total"], 2);
     // Skipped files are looked at again (they may have become readable), nothing else.
     let appended: Vec<Value> = read_lines(&report).split_off(lines_before);
@@ -504,7 +504,7 @@ fn resume_skips_unchanged_documents_and_appends_the_rest() {
     std::fs::write(root.join("guide.md"), "# Guide\n\nnew contact: frank@example.com\n").unwrap();
     let changed = scan(&resume);
     let summary: Value = serde_json::from_slice(&changed.stdout).unwrap();
-    assert_eq!((summary["documents"].as_u64(), summary["resumed"].as_u64()), (Some(1), Some(10)), "{summary}");
+    assert_eq!((summary["documents"].as_u64(), summary["resumed"].as_u64()), (Some(1), Some(11)), "{summary}");
     let last_guide = by_path(&read_lines(&report), "guide.md").last().copied().cloned().unwrap();
     assert_eq!(findings(&last_guide, "pii.email")[0]["start"], "# Guide\n\nnew contact: ".len());
 }

@@ -69,7 +69,8 @@ pub struct CorpusArgs {
     /// Which chunks the intent classifier sees: all, flagged, none, or budget=N per document.
     #[arg(long, value_name = "POLICY", default_value = "flagged", value_parser = parse_classify)]
     classify: ClassifyPolicy,
-    /// Also scan hidden files and folders.
+    /// Also walk version-control folders (.git, .hg, .svn). Other hidden files and folders
+    /// (.env, .aws/credentials, .config/...) are always scanned.
     #[arg(long)]
     hidden: bool,
     /// Ignore .gitignore, .ignore and git exclude files.
