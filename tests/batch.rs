@@ -684,3 +684,44 @@ fn a_file_with_invalid_utf8_is_scanned_lossily_and_flagged() {
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["lossy_by_reason"]["not_utf8"], 1, "{summary}");
 }
+
+/// Issue 10: Ctrl-C after 128 documents left `report.jsonl` empty (a 256 KiB buffer, no signal
+/// handling), so `--resume` had nothing to resume. SIGINT now stops the walk, finishes what is
+/// in flight, flushes every output and exits 130; `--resume` then continues from the report.
+#[test]
+fn sigint_flushes_the_outputs_and_resume_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("in");
+    std::fs::create_dir(&root).unwrap();
+    let body = String::from_utf8(filler(8 << 10)).unwrap() + " mail bob@example.com";
+    for i in 0..4000 {
+        std::fs::write(root.join(format!("doc-{i:05}.txt")), &body).unwrap();
+    }
+    let report = dir.path().join("report.jsonl");
+    let args = ["scan", "--no-classifier", s(&root), "--report", s(&report), "--format", "json", "--threads", "1"];
+    let child = Command::new(env!("CARGO_BIN_EXE_picket"))
+        .args(args)
+        .env_remove("PICKET_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(summary["interrupted"], true);
+    let written = summary["documents"].as_u64().unwrap();
+    assert!(written > 0 && written < 4000, "{summary}");
+    let lines = read_lines(&report);
+    assert_eq!(lines.len() as u64, written, "every written document is in the flushed report");
+
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let again = picket(&resume[..]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let summary: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(summary["resumed"].as_u64(), Some(written), "{summary}");
+    assert_eq!(summary["documents"].as_u64(), Some(4000 - written));
+}

@@ -169,7 +169,9 @@ pub(crate) fn run(plan: &Plan<'_>, on_progress: &dyn Fn(Progress)) -> Result<Bat
         })
     });
     written?;
-    writer.finish(started.elapsed())
+    let mut summary = writer.finish(started.elapsed())?;
+    summary.interrupted = plan.stop.load(Ordering::Acquire);
+    Ok(summary)
 }
 
 /// A counting gate: admits documents while fewer than `max_docs` are in flight and their
@@ -304,8 +306,12 @@ impl<'s, 'e: 's> Producer<'_, 's, 'e> {
         self.push(doc, 0, Job::Known(outcome))
     }
 
-    /// Queue a document; hand the batch over when it is full. False when the writer has gone.
+    /// Queue a document; hand the batch over when it is full. False when the writer has gone
+    /// or a stop was requested (the walk then ends; what is in flight is still written).
     fn push(&mut self, doc: DocRef, cost: u64, job: Job) -> bool {
+        if self.plan.stop.load(Ordering::Acquire) {
+            return false;
+        }
         self.batch.push(Queued { seq: self.seq, cost, doc, job });
         self.seq += 1;
         self.batch_bytes += cost;

@@ -63,6 +63,8 @@ pub(crate) struct Plan<'e> {
     /// is private to it.
     pub masker: Masker,
     pub estimate_totals: bool,
+    /// Stop requested (see [`BatchOptions::stop`]).
+    pub stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<'e> Plan<'e> {
@@ -109,6 +111,7 @@ impl<'e> Plan<'e> {
             masked_dir: o.masked_dir.clone(),
             masker: Masker::new(crate::engine::random_key()),
             estimate_totals: o.estimate_totals,
+            stop: o.stop.clone(),
         })
     }
 

@@ -56,6 +56,9 @@ pub struct BatchSummary {
     pub threads: usize,
     /// Fingerprint of the rule packs used.
     pub packs: String,
+    /// The run was stopped (SIGINT/SIGTERM) before the walk ended: what was written is
+    /// complete and `--resume` continues from it.
+    pub interrupted: bool,
 }
 
 impl BatchSummary {
@@ -144,6 +147,7 @@ impl SummaryBuilder {
             classify: ClassifySummary { policy: policy.to_string(), classifier_loaded, chunks_classified: 0 },
             threads,
             packs,
+            interrupted: false,
         };
         SummaryBuilder { s, written: 0, written_bytes: 0 }
     }
