@@ -71,3 +71,20 @@ fn a_finding_the_masked_text_keeps_says_so() {
     let json = serde_json::to_value(&report).unwrap();
     assert!(json["findings"].as_array().unwrap().iter().all(|f| f["masked"].is_boolean()));
 }
+
+/// Issue 10, held-out PII check: secrets quoted in sentences without a `key=value` shape.
+#[test]
+fn prose_secrets_are_found_and_masked() {
+    let engine = engine();
+    for (text, value) in [
+        ("the wifi password for the guest network is P-gvx2WJ2_a6CU*31", "P-gvx2WJ2_a6CU*31"),
+        ("ok so the leaked secret PBiUq3xV9mZ+tR7wLk2Yc8Jd0nHsAe4Fg/Qo5WuI is still valid", "PBiUq3xV9mZ+tR7wLk2Yc8Jd0nHsAe4Fg/Qo5WuI"),
+    ] {
+        let report = scan(&engine, text);
+        assert!(report.findings.iter().any(|f| f.category == picket::Category::Secret && &text[f.start..f.end] == value), "{text}");
+        assert!(!report.masked.as_deref().unwrap().contains(value), "{text}");
+    }
+    // Prose about passwords, without one, stays clean.
+    let report = scan(&engine, "Remember: the password is stored in the vault and rotated monthly.");
+    assert!(report.findings.iter().all(|f| f.category != picket::Category::Secret));
+}
