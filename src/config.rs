@@ -60,6 +60,9 @@ struct ServerSyntax {
     timeout_ms: Option<u64>,
     max_concurrency: Option<usize>,
     max_batch_items: Option<usize>,
+    header_timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
+    shutdown_grace_ms: Option<u64>,
     tls: Option<TlsSyntax>,
     watch_packs: Option<bool>,
 }
@@ -115,6 +118,7 @@ struct MaskSyntax {
 struct VaultSyntax {
     max_sessions: Option<usize>,
     max_entries: Option<usize>,
+    max_bytes: Option<usize>,
     ttl_secs: Option<u64>,
 }
 
@@ -173,6 +177,12 @@ pub struct Limits {
     pub timeout: Duration,
     pub max_concurrency: usize,
     pub max_batch_items: usize,
+    /// Time a client has to send a request head; also the longest idle keep-alive.
+    pub header_timeout: Duration,
+    /// Open connections; more are closed on accept (before auth).
+    pub max_connections: usize,
+    /// How long shutdown waits for open connections before closing them.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Limits {
@@ -183,6 +193,9 @@ impl Default for Limits {
             timeout: Duration::from_secs(10),
             max_concurrency: 64,
             max_batch_items: 256,
+            header_timeout: Duration::from_secs(10),
+            max_connections: 1024,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -264,15 +277,26 @@ impl Config {
         l.max_text_bytes = s.max_text_bytes.unwrap_or(l.max_text_bytes);
         l.timeout = s.timeout_ms.map_or(l.timeout, Duration::from_millis);
         l.max_concurrency = s.max_concurrency.unwrap_or(l.max_concurrency).max(1);
+        l.header_timeout = s.header_timeout_ms.map_or(l.header_timeout, Duration::from_millis).max(Duration::from_millis(1));
+        l.max_connections = s.max_connections.unwrap_or(l.max_connections).max(1);
+        l.shutdown_grace = s.shutdown_grace_ms.map_or(l.shutdown_grace, Duration::from_millis);
         l.max_batch_items = s.max_batch_items.unwrap_or(l.max_batch_items).max(1);
         config.watch_packs = s.watch_packs.unwrap_or(false);
         config.tls = file.server.tls.map(|t| TlsConfig { cert: rel(t.cert), key: rel(t.key), client_ca: t.client_ca.map(rel) });
 
+        let mut seen: std::collections::HashMap<[u8; 32], String> = std::collections::HashMap::new();
         for k in file.api_key {
             let hash = hex::decode(k.sha256.get_ref().trim())
                 .ok()
                 .and_then(|b| <[u8; 32]>::try_from(b).ok())
                 .ok_or_else(|| invalid(k.sha256.span().start, format!("api_key {:?}: sha256 must be 64 hex characters", k.name)))?;
+            // One key, two entries: only one could ever match, silently (issue 10).
+            if let Some(first) = seen.insert(hash, k.name.clone()) {
+                return Err(invalid(
+                    k.sha256.span().start,
+                    format!("api_key {:?}: same sha256 as api_key {first:?}; each entry needs its own key (remove or rotate one)", k.name),
+                ));
+            }
             let mut scopes = Vec::new();
             for s in &k.scopes {
                 scopes.push(match s.get_ref().as_str() {
@@ -303,6 +327,7 @@ impl Config {
         let v = &mut config.vault;
         v.max_sessions = file.vault.max_sessions.unwrap_or(v.max_sessions);
         v.max_entries = file.vault.max_entries.unwrap_or(v.max_entries);
+        v.max_bytes = file.vault.max_bytes.unwrap_or(v.max_bytes);
         v.ttl = file.vault.ttl_secs.map_or(v.ttl, Duration::from_secs);
 
         for (name, p) in file.policy {
@@ -371,5 +396,27 @@ block = { injection = 0.5, evasion = -1 }
         assert!(err.contains("server.listen"), "{err}");
         let err = Config::parse(Path::new("p.toml"), "[server]\nlisen = 1\n").unwrap_err().to_string();
         assert!(err.contains("p.toml:2") && err.contains("lisen"), "{err}");
+    }
+
+    /// Issue 10: a duplicate key hash silently kept the last entry (its tenant and scopes).
+    #[test]
+    fn duplicate_key_hashes_are_refused_with_their_line() {
+        let key = |name: &str| {
+            format!("[[api_key]]\nname = \"{name}\"\nsha256 = \"2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\"\nscopes = [\"scan\"]\n")
+        };
+        let text = format!("{}{}", key("ci"), key("ops"));
+        let err = Config::parse(Path::new("p.toml"), &text).unwrap_err().to_string();
+        assert!(err.starts_with("p.toml:7:"), "{err}");
+        assert!(err.contains("\"ops\"") && err.contains("\"ci\"") && err.contains("same sha256"), "{err}");
+    }
+
+    #[test]
+    fn server_connection_limits_parse() {
+        let text = "[server]\nheader_timeout_ms = 250\nmax_connections = 7\nshutdown_grace_ms = 1500\n[vault]\nmax_bytes = 4096\n";
+        let c = Config::parse(Path::new("p.toml"), text).unwrap();
+        assert_eq!(c.limits.header_timeout, Duration::from_millis(250));
+        assert_eq!(c.limits.max_connections, 7);
+        assert_eq!(c.limits.shutdown_grace, Duration::from_millis(1500));
+        assert_eq!(c.vault.max_bytes, 4096);
     }
 }

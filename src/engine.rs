@@ -8,15 +8,16 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 
+use crate::budget::{Budget, BudgetSpent};
 use crate::classify::{Classifier, ModelError};
 use crate::detect::{Finding, RuleId};
 use crate::mask::{MaskSpan, Masker};
 use crate::pack::{self, Action, CompiledPacks, MaskOp, PackError, PackSource};
 use crate::policy::{block_decided_by, blocking_categories, Category, CategoryScores, DecidedBy, Decision, Direction, Policy};
 use crate::report::{Categories, Report, ReportFinding};
-use crate::span::CharIndex;
+use crate::span::{CharIndex, Span};
 use crate::text::ScanText;
-use crate::vault::{SessionTokens, Vault, VaultLimits};
+use crate::vault::{SessionTokens, Vault, VaultError, VaultLimits};
 
 /// Everything needed to build an [`Engine`].
 pub struct EngineConfig {
@@ -64,12 +65,27 @@ pub struct ScanRequest<'a> {
     pub return_masked: bool,
     /// Run the classifier (when one is loaded).
     pub classify: bool,
+    /// When the scan must give up ([`ScanError::DeadlineExceeded`]); unlimited by default.
+    pub budget: Budget,
+    /// List every finding (no [`MAX_REPORTED_PER_RULE`] cap): for callers that mask from the
+    /// report's findings themselves, such as the batch scanner's masked copies.
+    pub list_all: bool,
 }
 
 impl<'a> ScanRequest<'a> {
     /// A request with defaults: default policy, no session, classifier on.
     pub fn new(text: &'a str, direction: Direction) -> ScanRequest<'a> {
-        ScanRequest { text, direction, policy: None, session: None, tenant: "", return_masked: false, classify: true }
+        ScanRequest {
+            text,
+            direction,
+            policy: None,
+            session: None,
+            tenant: "",
+            return_masked: false,
+            classify: true,
+            budget: Budget::UNLIMITED,
+            list_all: false,
+        }
     }
 }
 
@@ -83,6 +99,15 @@ pub enum ScanError {
     TooLarge { len: usize, max: usize },
     #[error("classifier failed: {0}")]
     Classifier(#[from] ModelError),
+    /// The request's [`Budget`] ran out; the scan stopped and reports nothing (fail closed).
+    #[error("the scan ran past its deadline")]
+    DeadlineExceeded,
+}
+
+impl From<BudgetSpent> for ScanError {
+    fn from(_: BudgetSpent) -> ScanError {
+        ScanError::DeadlineExceeded
+    }
 }
 
 /// The scanning engine. `Send + Sync`; share it as `Arc<Engine>`.
@@ -126,6 +151,11 @@ impl Engine {
         self.packs.load_full()
     }
 
+    /// Longest text one scan accepts, in bytes.
+    pub fn max_text_bytes(&self) -> usize {
+        self.max_text_bytes
+    }
+
     /// The classifier, if loaded.
     pub fn classifier(&self) -> Option<&Arc<Classifier>> {
         self.classifier.as_ref()
@@ -151,9 +181,10 @@ impl Engine {
         Ok(fresh)
     }
 
-    /// Replace placeholders minted in `session` for `tenant`.
-    pub fn restore(&self, tenant: &str, session: &str, text: &str) -> String {
-        self.vault.restore(tenant, session, text)
+    /// Replace placeholders minted in `session` for `tenant`. The session must be live (its TTL
+    /// is refreshed); the restored text may be at most twice the text limit.
+    pub fn restore(&self, tenant: &str, session: &str, text: &str) -> Result<String, VaultError> {
+        self.vault.restore(tenant, session, text, self.max_text_bytes.saturating_mul(2))
     }
 
     /// Scan one text.
@@ -167,14 +198,19 @@ impl Engine {
         let packs = self.packs.load_full();
         let direction_policy = policy.direction(req.direction);
 
-        let findings = detect(&packs, req.text, req.direction);
+        let findings = detect_within(&packs, req.text, req.direction, req.budget)?;
 
         let mut rule_scores = CategoryScores::default();
         for (rule, score) in best_per_rule(&findings) {
             rule_scores.combine(packs.rule(rule).category, score);
         }
         let mut classifier = match (&self.classifier, req.classify) {
-            (Some(c), true) => Some(c.classify(req.text)?),
+            (Some(c), true) => {
+                req.budget.check()?;
+                let outcome = c.classify(req.text)?;
+                req.budget.check()?;
+                Some(outcome)
+            }
             _ => None,
         };
         let mut model_scores = CategoryScores::default();
@@ -217,17 +253,19 @@ impl Engine {
             Decision::Allow => None,
         };
 
+        // Every actionable finding is masked, however many a rule has (the report may list fewer).
+        let mut spans: Vec<MaskSpan<'_>> = findings
+            .iter()
+            .filter(actionable)
+            .filter(|f| packs.rule(f.rule).action != Action::Report)
+            .map(|f| {
+                let rule = packs.rule(f.rule);
+                MaskSpan { span: f.span, op: rule.mask, label: &rule.label }
+            })
+            .collect();
+        add_repeated_values(req.text, &mut spans);
+        let coverage = Coverage::new(spans.iter().map(|s| s.span));
         let masked = (decision == Decision::Mask || req.return_masked).then(|| {
-            let mut spans: Vec<MaskSpan<'_>> = findings
-                .iter()
-                .filter(actionable)
-                .filter(|f| packs.rule(f.rule).action != Action::Report)
-                .map(|f| {
-                    let rule = packs.rule(f.rule);
-                    MaskSpan { span: f.span, op: rule.mask, label: &rule.label }
-                })
-                .collect();
-            add_repeated_values(req.text, &mut spans);
             let needs_vault = spans.iter().any(|s| s.op == MaskOp::Token);
             match (req.session, needs_vault) {
                 (Some(session), true) => self.vault.with_session(req.tenant, session, |tokens| self.masker.apply(req.text, &spans, tokens)),
@@ -235,9 +273,19 @@ impl Engine {
             }
         });
 
+        req.budget.check()?;
         let chars = CharIndex::new(req.text);
+        let mut listed: HashMap<RuleId, usize> = HashMap::new();
+        let mut findings_omitted = 0;
         let findings = findings
             .iter()
+            .filter(|f| {
+                let n = listed.entry(f.rule).or_insert(0);
+                *n += 1;
+                let keep = req.list_all || *n <= MAX_REPORTED_PER_RULE;
+                findings_omitted += usize::from(!keep);
+                keep
+            })
             .map(|f| {
                 let rule = packs.rule(f.rule);
                 ReportFinding {
@@ -251,6 +299,7 @@ impl Engine {
                     char_end: chars.char_offset(f.span.end),
                     action: rule.action,
                     via: f.via,
+                    masked: coverage.covers(f.span),
                     value: policy.include_values.then(|| f.span.slice(req.text).to_string()),
                 }
             })
@@ -262,6 +311,7 @@ impl Engine {
             policy: policy.name.clone(),
             categories: Categories::from(&scores),
             findings,
+            findings_omitted,
             masked,
             classifier: classifier.map(|c| c.report),
             would_block,
@@ -274,16 +324,29 @@ impl Engine {
 
 /// Every finding of the rules that apply to `direction`, deduplicated and in text order.
 pub fn detect(packs: &CompiledPacks, text: &str, direction: Direction) -> Vec<Finding> {
-    let scan_text = ScanText::new(text);
+    match detect_within(packs, text, direction, Budget::UNLIMITED) {
+        Ok(findings) => findings,
+        Err(BudgetSpent) => unreachable!("an unlimited budget is never spent"),
+    }
+}
+
+/// [`detect`] that gives up when `budget` is spent (checked between stages and inside the
+/// detectors' loops).
+pub fn detect_within(packs: &CompiledPacks, text: &str, direction: Direction, budget: Budget) -> Result<Vec<Finding>, BudgetSpent> {
+    budget.check()?;
+    let scan_text = ScanText::with_budget(text, budget);
+    budget.check()?;
     let mut findings = Vec::new();
     packs.detectors.run(&scan_text, &mut findings);
+    budget.check()?;
     findings.retain(|f| packs.rule(f.rule).applies_to(direction));
+    findings.sort_by(|a, b| (a.span.start, a.span.end, a.rule).cmp(&(b.span.start, b.span.end, b.rule)).then(b.score.total_cmp(&a.score)));
+    findings.dedup_by(|a, b| a.rule == b.rule && a.span == b.span);
+    // After deduplication: each distinct (rule, span) is matched against the allow list once.
     if !packs.allow.is_empty() {
         findings.retain(|f| !packs.allow.iter().any(|a| a.allows(f.rule, f.span.slice(text))));
     }
-    findings.sort_by(|a, b| (a.span.start, a.span.end, a.rule).cmp(&(b.span.start, b.span.end, b.rule)).then(b.score.total_cmp(&a.score)));
-    findings.dedup_by(|a, b| a.rule == b.rule && a.span == b.span);
-    findings
+    Ok(findings)
 }
 
 /// A value found once is masked wherever it occurs: the same secret pasted again without the
@@ -312,6 +375,35 @@ fn add_repeated_values(text: &str, spans: &mut Vec<MaskSpan<'_>>) {
         if known.insert(span) {
             spans.push(MaskSpan { span, ..templates[m.pattern().as_usize()] });
         }
+    }
+}
+
+/// Most findings of one rule listed in a report; the rest are counted in `findings_omitted`
+/// (they are still scored and masked). A text flooded with one pattern gains nothing from a
+/// longer list.
+pub const MAX_REPORTED_PER_RULE: usize = 1_000;
+
+/// The union of the masked spans, to tell which findings the masked text keeps in clear.
+struct Coverage(Vec<Span>);
+
+impl Coverage {
+    fn new(spans: impl Iterator<Item = Span>) -> Coverage {
+        let mut spans: Vec<Span> = spans.filter(|s| !s.is_empty()).collect();
+        spans.sort_unstable();
+        let mut merged: Vec<Span> = Vec::with_capacity(spans.len());
+        for s in spans {
+            match merged.last_mut() {
+                Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
+                _ => merged.push(s),
+            }
+        }
+        Coverage(merged)
+    }
+
+    /// True when every byte of `span` is masked.
+    fn covers(&self, span: Span) -> bool {
+        let i = self.0.partition_point(|m| m.end <= span.start);
+        self.0.get(i).is_some_and(|m| m.start <= span.start && span.end <= m.end)
     }
 }
 

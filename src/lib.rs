@@ -23,6 +23,7 @@
 //! tuning tools are callers of the same engine.
 
 pub mod batch;
+pub mod budget;
 pub mod classify;
 pub mod config;
 pub mod detect;
@@ -38,6 +39,7 @@ pub mod span;
 pub mod text;
 pub mod vault;
 
+pub use budget::Budget;
 pub use engine::{Engine, EngineConfig, ScanError, ScanRequest};
 pub use policy::{Category, DecidedBy, Decision, Direction, Policy};
 pub use report::Report;

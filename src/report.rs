@@ -18,6 +18,9 @@ pub struct Report {
     pub policy: String,
     pub categories: Categories,
     pub findings: Vec<ReportFinding>,
+    /// Findings left out of `findings` because their rule already lists
+    /// [`crate::engine::MAX_REPORTED_PER_RULE`]; they were scored and masked all the same.
+    pub findings_omitted: usize,
     /// The masked text: present when the decision is `mask`, or when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub masked: Option<String>,
@@ -75,6 +78,9 @@ pub struct ReportFinding {
     pub char_end: usize,
     pub action: Action,
     pub via: Via,
+    /// True when the masked text replaces this finding. False for `report` findings, and for
+    /// findings under the policy's `min_score`: those stay in clear, and the report says so.
+    pub masked: bool,
     /// The matched text, only when the policy allows it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,

@@ -266,18 +266,21 @@ fn skips_are_reported_and_ignored_files_are_not_scanned() {
     let run = full_run();
     let r = &run.report;
     assert!(by_path(r, "ignored.txt").is_empty(), ".gitignore'd file must not be scanned");
-    assert_eq!(one(r, "blob.bin")["skipped"], "binary");
+    // Issue 10: a NUL byte (or invalid UTF-8) skipped the whole file; it is scanned and flagged.
+    let blob = one(r, "blob.bin");
+    assert_eq!((blob["skipped"].as_str(), blob["lossy"]["code"].as_str()), (None, Some("binary")), "{blob}");
     let broken = one(r, "broken.txt");
     assert_eq!(broken["skipped"], "unreadable");
     assert!(broken["reason"].as_str().unwrap().contains("broken symlink"));
 
     let sm = &run.summary;
-    assert_eq!(sm["skipped_by_reason"]["binary"], 1);
+    assert_eq!(sm["lossy_by_reason"]["binary"], 1);
+    assert!(sm["lossy_files"][0]["path"].as_str().unwrap().ends_with("blob.bin"));
     assert_eq!(sm["skipped_by_reason"]["unreadable"], 1);
     let skipped: Vec<&str> = sm["skipped_files"].as_array().unwrap().iter().map(|k| k["path"].as_str().unwrap()).collect();
-    assert!(skipped.iter().any(|p| p.ends_with("blob.bin")) && skipped.iter().any(|p| p.ends_with("broken.txt")), "{skipped:?}");
-    // Documents: notes, guide, contact, page, data, people x2, chats x3 scanned (2 chats skipped).
-    assert_eq!(sm["documents"], 10, "{sm}");
+    assert!(skipped.iter().any(|p| p.ends_with("broken.txt")), "{skipped:?}");
+    // Documents: notes, guide, contact, page, data, blob, .gitignore, people x2, chats x3 scanned (2 chats skipped).
+    assert_eq!(sm["documents"], 12, "{sm}");
     assert_eq!(sm["decisions"]["block"], 2);
     assert_eq!(sm["classify"]["policy"], "flagged");
     assert_eq!(sm["classify"]["classifier_loaded"], false);
@@ -308,13 +311,38 @@ fn a_file_without_read_permission_is_skipped() {
 #[test]
 fn quarantine_lists_blocked_documents() {
     let run = full_run();
-    let q = std::fs::read_to_string(run.out.join("quarantine.txt")).unwrap();
-    let mut lines: Vec<&str> = q.lines().collect();
-    lines.sort_unstable();
+    let mut lines = read_lines(&run.out.join("quarantine.txt"));
+    lines.sort_by_key(|l| l["path"].as_str().unwrap().to_string());
     let page = run.root.join("web/page.html");
-    let chats = format!("{}:2", run.root.join("chats.jsonl").display());
-    assert_eq!(lines, [chats.as_str(), s(&page)]);
+    let chats = run.root.join("chats.jsonl");
+    assert_eq!(lines, [serde_json::json!({"path": s(&chats), "line": 2}), serde_json::json!({"path": s(&page)})]);
     assert_eq!(run.summary["blocked_total"], 2);
+}
+
+/// Issue 10: a newline in a blocked file's name split the quarantine list into lines an
+/// attacker chooses, and non-UTF-8 names were written lossily. Entries are JSON now, with the
+/// raw bytes of a non-UTF-8 name.
+#[test]
+fn quarantine_paths_are_unambiguous() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("in");
+    std::fs::create_dir(&root).unwrap();
+    let key = INJECTION;
+    let newline = root.join("evil\n{\"path\": \"innocent.txt\"}.txt");
+    std::fs::write(&newline, key).unwrap();
+    let latin1 = root.join(std::ffi::OsStr::from_bytes(b"caf\xe9.txt"));
+    std::fs::write(&latin1, key).unwrap();
+    let (q, report) = (dir.path().join("q.txt"), dir.path().join("report.jsonl"));
+    let out = scan(&[s(&root), "--quarantine", s(&q), "--report", s(&report)]);
+    assert_eq!(out.status.code(), Some(1), "both are blocked: {}", stderr(&out));
+    let text = std::fs::read_to_string(&q).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text:?}");
+    let lines = json_lines(&text);
+    assert!(lines.iter().any(|l| l["path"] == newline.to_str().unwrap()), "{text}");
+    let hex = hex::encode(latin1.as_os_str().as_bytes());
+    assert!(lines.iter().any(|l| l["path_hex"] == hex.as_str()), "{text}");
+    assert!(read_lines(&report).iter().any(|l| l["path_hex"] == hex.as_str()));
 }
 
 #[test]
@@ -350,7 +378,9 @@ fn masked_copies_mirror_the_tree_without_the_planted_values() {
     let people = read("people.csv");
     assert_eq!(people, PEOPLE_CSV.replace("4111 1111 1111 1111", "**** **** **** 1111"));
 
-    assert!(!masked.join("blob.bin").exists() && !masked.join("ignored.txt").exists());
+    // The binary file was scanned (lossily, flagged) and found clean, so it is mirrored as is.
+    assert_eq!(std::fs::read(masked.join("blob.bin")).unwrap(), b"\x00\x01\x02binary payload");
+    assert!(!masked.join("ignored.txt").exists());
     let original = std::fs::read_to_string(run.root.join("notes.txt")).unwrap();
     assert_eq!(original, notes_txt(), "inputs are never touched");
 }
@@ -367,6 +397,24 @@ fn masked_dir_inside_an_input_is_refused() {
     assert_eq!(same.status.code(), Some(2));
     let parent = scan(&[s(&root), "--masked-dir", s(dir.path())]);
     assert_eq!(parent.status.code(), Some(2), "a folder holding the input would be scanned next time");
+}
+
+/// Issue 10: `--report`, `--sarif` or `--quarantine` pointed at a file inside an input folder
+/// truncated that input to 0 bytes, exit 0. Refused like `--masked-dir`, before anything runs.
+/// (The CLI prints SARIF on stdout only; a SARIF file target is checked by the library's test.)
+#[test]
+fn outputs_inside_an_input_are_refused_and_the_input_kept() {
+    let (_dir, root) = tree();
+    let notes = root.join("notes.txt");
+    for flag in ["--report", "--quarantine"] {
+        let out = scan(&[s(&root), flag, s(&notes)]);
+        assert_eq!(out.status.code(), Some(2), "{flag}: {}", stderr(&out));
+        assert!(stderr(&out).contains("outputs must be written outside the inputs"), "{}", stderr(&out));
+        assert_eq!(std::fs::read_to_string(&notes).unwrap(), notes_txt(), "{flag} truncated an input");
+        let fresh = root.join("web/new-output.txt");
+        assert_eq!(scan(&[s(&root), flag, s(&fresh)]).status.code(), Some(2), "{flag}");
+        assert!(!fresh.exists());
+    }
 }
 
 #[test]
@@ -430,7 +478,7 @@ fn sarif_has_rules_results_and_regions() {
     assert_eq!(erin["locations"][0]["physicalLocation"]["region"]["startLine"], 1);
     assert_eq!(erin["locations"][0]["physicalLocation"]["region"]["byteOffset"], first.find("erin").unwrap());
     let notes = run["invocations"][0]["toolExecutionNotifications"].as_array().unwrap();
-    assert!(notes.iter().any(|n| n["message"]["text"].as_str().unwrap().contains("binary")));
+    assert!(notes.iter().any(|n| n["message"]["text"].as_str().unwrap().contains("broken symlink")), "{notes:?}");
 }
 
 #[test]
@@ -447,7 +495,7 @@ fn resume_skips_unchanged_documents_and_appends_the_rest() {
     let again = scan(&resume);
     assert_eq!(again.status.code(), Some(1), "blocked documents stay blocked when resumed: {}", stderr(&again));
     let summary: Value = serde_json::from_slice(&again.stdout).unwrap();
-    assert_eq!((summary["documents"].as_u64(), summary["resumed"].as_u64()), (Some(0), Some(10)), "{summary}");
+    assert_eq!((summary["documents"].as_u64(), summary["resumed"].as_u64()), (Some(0), Some(12)), "{summary}");
     assert_eq!(summary["blocked_total"], 2);
     // Skipped files are looked at again (they may have become readable), nothing else.
     let appended: Vec<Value> = read_lines(&report).split_off(lines_before);
@@ -456,7 +504,7 @@ fn resume_skips_unchanged_documents_and_appends_the_rest() {
     std::fs::write(root.join("guide.md"), "# Guide\n\nnew contact: frank@example.com\n").unwrap();
     let changed = scan(&resume);
     let summary: Value = serde_json::from_slice(&changed.stdout).unwrap();
-    assert_eq!((summary["documents"].as_u64(), summary["resumed"].as_u64()), (Some(1), Some(9)), "{summary}");
+    assert_eq!((summary["documents"].as_u64(), summary["resumed"].as_u64()), (Some(1), Some(11)), "{summary}");
     let last_guide = by_path(&read_lines(&report), "guide.md").last().copied().cloned().unwrap();
     assert_eq!(findings(&last_guide, "pii.email")[0]["start"], "# Guide\n\nnew contact: ".len());
 }
@@ -539,4 +587,141 @@ fn library_entry_point_reports_progress() {
     assert!(last.done);
     assert_eq!(last.documents, summary.documents + summary.skipped + summary.resumed);
     assert!(read_lines(&report).len() as u64 == last.documents);
+}
+
+/// A PEM private key of `lines` base64 lines (64 characters each), deterministic.
+fn pem_key(lines: usize) -> String {
+    use base64::Engine as _;
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let raw: Vec<u8> = (0..lines * 48)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let body = base64::engine::general_purpose::STANDARD.encode(raw);
+    let wrapped: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    format!("-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----", wrapped.join("\n"))
+}
+
+/// Issue 10: an RSA-4096 key (longer than a 2,000-character chunk) and an RSA-2048 key across a
+/// chunk edge were never detected in corpus mode: the report said allow and the mirror kept the
+/// key. Rules now run over the whole document.
+#[test]
+fn keys_longer_than_a_chunk_or_across_an_edge_are_found_and_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("in");
+    std::fs::create_dir(&root).unwrap();
+    let rsa4096 = pem_key(50);
+    assert!(rsa4096.len() > 3000);
+    std::fs::write(root.join("long.txt"), format!("deploy key:\n{rsa4096}\nend\n")).unwrap();
+    let rsa2048 = pem_key(25);
+    let lead = String::from_utf8(filler(1500)).unwrap();
+    std::fs::write(root.join("edge.txt"), format!("{lead}\n{rsa2048}\ntrailer\n")).unwrap();
+    let (report, masked) = (dir.path().join("report.jsonl"), dir.path().join("masked"));
+    let out = scan(&[s(&root), "--report", s(&report), "--masked-dir", s(&masked), "--chunk-size", "2000", "--chunk-overlap", "200"]);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", stderr(&out));
+    let lines = read_lines(&report);
+    for (file, key) in [("long.txt", &rsa4096), ("edge.txt", &rsa2048)] {
+        let doc = one(&lines, file);
+        assert!(doc["chunks"].as_u64().unwrap() > 1, "{file} must span chunks: {doc}");
+        let pem = findings(doc, "secret.private_key.pem");
+        assert_eq!(pem.len(), 1, "{file}: {doc}");
+        let (start, end, ..) = span(pem[0]);
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        assert_eq!(&text[start as usize..end as usize], key.as_str(), "{file}");
+        assert_ne!(doc["decision"], "allow", "{file}");
+        // Blocked documents get no copy; a masked one must not hold the key's body.
+        match doc["decision"].as_str() {
+            Some("block") => assert!(!masked.join(file).exists(), "{file}"),
+            _ => assert!(!std::fs::read_to_string(masked.join(file)).unwrap().contains(&key[40..100]), "{file}: the mirror kept the key"),
+        }
+    }
+}
+
+/// A document longer than the engine's text limit is scanned in overlapping windows (not
+/// skipped): a value on a window edge is found once, and one near the end too.
+#[test]
+fn documents_longer_than_the_text_limit_are_scanned_in_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("in");
+    std::fs::create_dir(&root).unwrap();
+    let config = dir.path().join("picket.toml");
+    std::fs::write(&config, "[server]\nmax_text_bytes = 65536\n").unwrap();
+    let len = 1_500_000;
+    let window = 64 << 10;
+    let emails = [(1_000, "ann@example.com"), (window - 7, "bob@example.com"), (len - 40, "cy@example.com")];
+    std::fs::write(root.join("big.txt"), planted(len, &emails)).unwrap();
+    let report = dir.path().join("report.jsonl");
+    let out = scan(&["--config", s(&config), s(&root), "--report", s(&report)]);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{}", stderr(&out));
+    let lines = read_lines(&report);
+    let doc = one(&lines, "big.txt");
+    let found: Vec<u64> = findings(doc, "pii.email").iter().map(|f| span(f).0).collect();
+    assert_eq!(found, emails.iter().map(|(at, _)| *at as u64).collect::<Vec<_>>(), "{doc}");
+}
+
+/// Issue 10: one invalid UTF-8 byte skipped a whole file, silently, exit 0, and the secret in
+/// it went unreported. It is scanned (the bad bytes read as `?`, offsets unchanged), flagged,
+/// and its masked copy keeps the bad bytes but not the secret.
+#[test]
+fn a_file_with_invalid_utf8_is_scanned_lossily_and_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("in");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("latin1.txt"), b"caf\xe9 -- mail bob@example.com now\n").unwrap();
+    let (report, masked) = (dir.path().join("report.jsonl"), dir.path().join("masked"));
+    let out = scan(&[s(&root), "--report", s(&report), "--masked-dir", s(&masked), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let lines = read_lines(&report);
+    let doc = one(&lines, "latin1.txt");
+    assert_eq!(doc["lossy"]["code"], "not_utf8", "{doc}");
+    let email = findings(doc, "pii.email");
+    assert_eq!(span(email[0]).0, 13, "offsets are the file's");
+    assert_eq!(std::fs::read(masked.join("latin1.txt")).unwrap(), b"caf\xe9 -- mail [EMAIL] now\n");
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["lossy_by_reason"]["not_utf8"], 1, "{summary}");
+}
+
+/// Issue 10: Ctrl-C after 128 documents left `report.jsonl` empty (a 256 KiB buffer, no signal
+/// handling), so `--resume` had nothing to resume. SIGINT now stops the walk, finishes what is
+/// in flight, flushes every output and exits 130; `--resume` then continues from the report.
+#[test]
+fn sigint_flushes_the_outputs_and_resume_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("in");
+    std::fs::create_dir(&root).unwrap();
+    let body = String::from_utf8(filler(8 << 10)).unwrap() + " mail bob@example.com";
+    for i in 0..4000 {
+        std::fs::write(root.join(format!("doc-{i:05}.txt")), &body).unwrap();
+    }
+    let report = dir.path().join("report.jsonl");
+    let args = ["scan", "--no-classifier", s(&root), "--report", s(&report), "--format", "json", "--threads", "1"];
+    let child = Command::new(env!("CARGO_BIN_EXE_picket"))
+        .args(args)
+        .env_remove("PICKET_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_eq!(summary["interrupted"], true);
+    let written = summary["documents"].as_u64().unwrap();
+    assert!(written > 0 && written < 4000, "{summary}");
+    let lines = read_lines(&report);
+    assert_eq!(lines.len() as u64, written, "every written document is in the flushed report");
+
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let again = picket(&resume[..]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let summary: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(summary["resumed"].as_u64(), Some(written), "{summary}");
+    assert_eq!(summary["documents"].as_u64(), Some(4000 - written));
 }

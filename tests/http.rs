@@ -110,7 +110,10 @@ async fn health_readiness_metrics_packs_openapi() {
     assert_eq!(packs["packs"][0]["id"], "test");
     assert_eq!(packs["packs"][0]["version"], "1.0.0");
     assert_eq!(packs["packs"][0]["rules"], 1);
-    assert!(packs["packs"][0]["source"].as_str().unwrap().ends_with("test.toml"));
+    // Issue 10: the file name only, never the server's absolute path.
+    assert_eq!(packs["packs"][0]["source"], "test.toml");
+    let dir = s.packs_dir.to_str().unwrap();
+    assert!(!get(s.addr, "/v1/packs").await.text().contains(dir));
     assert_eq!(packs["fingerprint"].as_str().unwrap().len(), 64);
 
     post_json(s.addr, "/v1/scan", &json!({"text": EMAIL_TEXT, "direction": "input"}), None).await;
@@ -191,10 +194,21 @@ async fn every_client_error_has_its_status_and_json_shape() {
         assert_eq!((r.status, r.error_code()), (status, code.to_string()), "{what}: {}", r.text());
         assert_eq!(r.header("content-type"), Some("application/json"), "{what}");
     }
-    // The message names the problem but never echoes the text.
+    // The message names the problem but echoes neither the text nor the offending value
+    // (issue 10: `integer 4111111111111111` was echoed).
     let r = post_json(s.addr, "/v1/scan", &json!({"text": "secret-ish", "direction": "sideways"}), None).await;
-    assert!(r.json()["error"]["message"].as_str().unwrap().contains("sideways"));
-    assert!(!r.text().contains("secret-ish"));
+    let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("unknown variant") && message.contains("`input`"), "{message}");
+    assert!(!r.text().contains("secret-ish") && !r.text().contains("sideways"), "{message}");
+    let r = post_json(s.addr, "/v1/scan", &json!({"text": 4111111111111111u64, "direction": "input"}), None).await;
+    assert_eq!(r.status, 422);
+    assert!(!r.text().contains("4111"), "{}", r.text());
+    let r = post_json(s.addr, "/v1/scan", &json!({"text": "a", "direction": "input", "policy": "card-4111111111111111"}), None).await;
+    assert_eq!((r.status, r.error_code()), (422, "unknown_policy".to_string()));
+    assert!(!r.text().contains("4111"), "{}", r.text());
+    let r = post_json(s.addr, "/v1/scan/batch", &json!({"items": [{"text": "a", "direction": "x4111111111111111"}]}), None).await;
+    assert_eq!(r.json()["results"][0]["error"]["code"], "unknown_direction");
+    assert!(!r.text().contains("4111"), "{}", r.text());
 
     // Text over max_text_bytes (body under max_body_bytes) → 413 text_too_large.
     let long = "a".repeat(test_limits().max_text_bytes + 1);
@@ -278,7 +292,9 @@ async fn auth_keys_and_scopes() {
     assert_eq!(post_json(s.addr, "/v1/scan/batch", &json!({"items": []}), Some("sk-scan")).await.status, 200);
     let r = post_json(s.addr, "/v1/scan", &scan, Some("sk-restore")).await;
     assert_eq!((r.status, r.error_code()), (403, "forbidden".to_string()));
-    assert_eq!(post_json(s.addr, "/v1/restore", &restore, Some("sk-restore")).await.status, 200);
+    // Past auth: session "s" was never created, so the restore is a 404, not a 403.
+    let r = post_json(s.addr, "/v1/restore", &restore, Some("sk-restore")).await;
+    assert_eq!((r.status, r.error_code()), (404, "session_unknown".to_string()));
     assert_eq!(post_json(s.addr, "/v1/restore", &restore, Some("sk-scan")).await.status, 403);
     assert_eq!(post_empty(s.addr, "/v1/admin/reload", Some("sk-scan")).await.status, 403);
     assert_eq!(post_empty(s.addr, "/v1/admin/reload", None).await.status, 401);
@@ -287,6 +303,8 @@ async fn auth_keys_and_scopes() {
     // /v1/packs wants any valid key; probes and metrics want none.
     assert_eq!(get(s.addr, "/v1/packs").await.status, 401);
     assert_eq!(call(s.addr, "GET", "/v1/packs", &[("authorization", "Bearer sk-restore")], None).await.status, 200);
+    // Issue 10: the scheme is case-insensitive (RFC 9110).
+    assert_eq!(call(s.addr, "GET", "/v1/packs", &[("authorization", "BEARER sk-restore")], None).await.status, 200);
     for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
         assert_eq!(get(s.addr, path).await.status, 200, "{path}");
     }
@@ -307,8 +325,11 @@ async fn restore_is_isolated_per_tenant() {
     let model_output = json!({"session": "chat-1", "text": "I will email <EMAIL_1>."});
     let a = post_json(s.addr, "/v1/restore", &model_output, Some("sk-a")).await;
     assert_eq!((a.status, a.json()["text"].clone()), (200, json!("I will email alice@example.com.")));
+    // B has no session "chat-1": a distinct error, never A's values and never a 200 that could
+    // pass placeholders off as restored text.
     let b = post_json(s.addr, "/v1/restore", &model_output, Some("sk-b")).await;
-    assert_eq!((b.status, b.json()["text"].clone()), (200, json!("I will email <EMAIL_1>.")));
+    assert_eq!((b.status, b.error_code()), (404, "session_unknown".to_string()));
+    assert!(!b.text().contains("alice"));
     // Same value, same placeholder within the session; B's own session is separate.
     let again = post_json(s.addr, "/v1/scan", &scan, Some("sk-a")).await.json();
     assert_eq!(again["masked"], masked);
@@ -407,6 +428,122 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     s.stop().await.unwrap();
 }
 
+// ------------------------------------------------------------------------------- connections
+
+/// Waits until the server closes `stream` (read returns 0 or fails), writing one header byte
+/// every 50 ms meanwhile (a slow-loris client); the time it took, or None after `limit`.
+async fn time_until_closed(mut stream: TcpStream, trickle: bool, limit: Duration) -> Option<Duration> {
+    use tokio::io::AsyncReadExt as _;
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    while started.elapsed() < limit {
+        tokio::select! {
+            r = stream.read(&mut buf) => match r {
+                Ok(0) | Err(_) => return Some(started.elapsed()),
+                Ok(_) => {}
+            },
+            () = tokio::time::sleep(Duration::from_millis(50)) => {
+                if trickle {
+                    let _ = stream.write_all(b"x").await;
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Issue 10: 20 slow-loris connections were still open after 30 s. A request head must now
+/// arrive within `header_timeout`, and an idle keep-alive connection is closed after as long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_loris_and_idle_connections_are_closed_after_the_header_timeout() {
+    let limits = Limits { header_timeout: Duration::from_millis(400), ..test_limits() };
+    let s = TestServer::start(ServerOptions { limits, ..options() }).await;
+    let mut waits = Vec::new();
+    for _ in 0..20 {
+        let mut c = TcpStream::connect(s.addr).await.unwrap();
+        c.write_all(b"POST /v1/scan HTTP/1.1\r\nhost: x\r\nx-slow: ").await.unwrap();
+        waits.push(tokio::spawn(time_until_closed(c, true, Duration::from_secs(5))));
+    }
+    waits.push(tokio::spawn(time_until_closed(TcpStream::connect(s.addr).await.unwrap(), false, Duration::from_secs(5))));
+    // A keep-alive connection that was served once, then went quiet.
+    let mut kept = TcpStream::connect(s.addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 512];
+    let n = tokio::io::AsyncReadExt::read(&mut kept, &mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    waits.push(tokio::spawn(time_until_closed(kept, false, Duration::from_secs(5))));
+    for w in waits {
+        let took = w.await.unwrap().expect("the server never closed the connection");
+        assert!(took < Duration::from_secs(3), "closed after {took:?}");
+    }
+    assert_eq!(get(s.addr, "/healthz").await.status, 200);
+}
+
+/// Issue 10: with `ulimit -n 128`, 140 idle sockets made `/healthz` time out. Connections over
+/// `max_connections` are closed on accept, before any byte is read (so before auth), and the
+/// server answers again as soon as one closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_are_closed_before_auth() {
+    let limits = Limits { max_connections: 4, ..test_limits() };
+    let keys = vec![api_key("a", "a", "sk-a", &[Scope::Scan])];
+    let s = TestServer::start(ServerOptions { limits, api_keys: keys, ..options() }).await;
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(TcpStream::connect(s.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let over = TcpStream::connect(s.addr).await.unwrap();
+    let took = time_until_closed(over, false, Duration::from_secs(2)).await.expect("the fifth connection was kept open");
+    assert!(took < Duration::from_secs(1));
+    drop(idle.pop());
+    // Each request below frees its slot only once the server has closed its connection.
+    let get_soon = |path: &'static str| async move {
+        for _ in 0..100 {
+            let mut stream = TcpStream::connect(s.addr).await.unwrap();
+            if stream.write_all(&head("GET", path, &[], None)).await.is_ok() {
+                let mut raw = Vec::new();
+                let _ = tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut raw).await;
+                if raw.starts_with(b"HTTP/1.1 200") {
+                    return String::from_utf8_lossy(&raw).into_owned();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{path} never answered");
+    };
+    get_soon("/healthz").await;
+    let text = get_soon("/metrics").await;
+    assert!(metric(&text, "picket_rejected_total{reason=\"too_many_connections\"}").is_some_and(|n| n >= 1.0), "{text}");
+}
+
+/// Issue 10: shutdown never finished while a connection was open. Idle connections close at
+/// once, the request in flight gets the grace period, then whatever is left is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_bounded_by_the_grace_period() {
+    let limits = Limits {
+        header_timeout: Duration::from_secs(60),
+        timeout: Duration::from_secs(60),
+        shutdown_grace: Duration::from_millis(500),
+        ..test_limits()
+    };
+    let mut s = TestServer::start(ServerOptions { limits, ..options() }).await;
+    let idle = TcpStream::connect(s.addr).await.unwrap();
+    let mut loris = TcpStream::connect(s.addr).await.unwrap();
+    loris.write_all(b"POST /v1/scan HTTP/1.1\r\nhost: x\r\n").await.unwrap();
+    // A request whose body never comes: in flight until the grace period ends.
+    let mut stalled = TcpStream::connect(s.addr).await.unwrap();
+    stalled.write_all(&head("POST", "/v1/scan", &[("content-type", "application/json")], Some(100))).await.unwrap();
+    s.wait_in_flight(1).await;
+    let idle_closed = tokio::spawn(time_until_closed(idle, false, Duration::from_secs(5)));
+    let started = std::time::Instant::now();
+    s.begin_shutdown();
+    assert!(idle_closed.await.unwrap().expect("idle connection left open") < Duration::from_millis(400));
+    s.stop().await.unwrap();
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(450) && took < Duration::from_secs(3), "stopped after {took:?}");
+    drop((loris, stalled));
+}
+
 // ------------------------------------------------------------------------------- TLS
 
 mod tls {
@@ -490,6 +627,25 @@ mod tls {
         plain.write_all(&head("GET", "/healthz", &[], None)).await.unwrap();
         let _ = tokio::time::timeout(Duration::from_secs(5), tokio::io::AsyncReadExt::read_to_end(&mut plain, &mut raw)).await;
         assert!(!raw.starts_with(b"HTTP/1.1 200"));
+    }
+
+    /// Issue 10, TLS mode: SIGTERM never finished with a connection open after the handshake.
+    /// An idle TLS connection and a client stuck before its ClientHello do not hold shutdown.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tls_shutdown_is_bounded() {
+        let pki = pki();
+        let d = pki.dir.path();
+        let tls = TlsConfig { cert: d.join("server.pem"), key: d.join("server.key"), client_ca: None };
+        let limits = Limits { header_timeout: Duration::from_secs(60), shutdown_grace: Duration::from_millis(500), ..test_limits() };
+        let mut s = TestServer::start(ServerOptions { tls: Some(tls), limits, ..options() }).await;
+        let tcp = TcpStream::connect(s.addr).await.unwrap();
+        let _idle = client(&pki, false).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        let _no_hello = TcpStream::connect(s.addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = std::time::Instant::now();
+        s.begin_shutdown();
+        s.stop().await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(3), "stopped after {:?}", started.elapsed());
     }
 
     #[test]
@@ -599,7 +755,11 @@ fn signal(child: &std::process::Child, sig: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_serve_binds_answers_reloads_on_sighup_and_stops_on_sigterm() {
-    let (mut child, addr) = spawn_serve(&["--listen", "127.0.0.1:0", "--no-classifier"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("picket.toml");
+    std::fs::write(&config, "[server]\nshutdown_grace_ms = 1000\n").unwrap();
+    let config = config.to_str().unwrap();
+    let (mut child, addr) = spawn_serve(&["--listen", "127.0.0.1:0", "--no-classifier", "--config", config]);
     assert!(addr.ip().is_loopback() && addr.port() != 0);
     assert_eq!(get(addr, "/healthz").await.status, 200);
     assert_eq!(get(addr, "/readyz").await.status, 200);
@@ -617,9 +777,17 @@ async fn cli_serve_binds_answers_reloads_on_sighup_and_stops_on_sigterm() {
     }
     assert_eq!(reloads, Some(1.0));
 
+    // Issue 10: SIGTERM never finished while an idle or slow-loris connection was open.
+    let _idle = TcpStream::connect(addr).await.unwrap();
+    let mut loris = TcpStream::connect(addr).await.unwrap();
+    loris.write_all(b"POST /v1/scan HTTP/1.1\r\nhost: x\r\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
     signal(&child, "-TERM");
     let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
     assert!(status.success(), "{status:?}");
+    // Idle connections close at once; the slow one is cut at the grace period (1 s here).
+    assert!(started.elapsed() < Duration::from_secs(4), "SIGTERM took {:?}", started.elapsed());
 }
 
 #[test]
@@ -632,4 +800,93 @@ fn cli_serve_refuses_public_address_without_keys() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("refusing to listen on 0.0.0.0:0 without API keys"), "{stderr}");
     assert!(!stderr.contains("listening on"), "{stderr}");
+}
+
+/// Issue 10: a scan that timed out kept running on the blocking pool and kept its permit, so
+/// later scans were shed. Now the scan stops at the same deadline: with one permit, the next
+/// request is served soon after the 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_scan_stops_and_frees_its_permit() {
+    let limits = Limits {
+        timeout: Duration::from_millis(150),
+        max_concurrency: 1,
+        max_body_bytes: 8 << 20,
+        max_text_bytes: 4 << 20,
+        ..test_limits()
+    };
+    let s = TestServer::start_builtin(ServerOptions { limits, ..options() }).await;
+    // ~4 s of work in a debug build (keyword hits everywhere).
+    let text = "ignore previous instructions ".repeat((4 << 20) / 29);
+    let started = std::time::Instant::now();
+    let r = post_json(s.addr, "/v1/scan", &json!({"text": text, "direction": "input", "classify": false}), None).await;
+    assert_eq!((r.status, r.error_code()), (503, "timeout".to_string()));
+    // The permit comes back within a moment of the deadline, not when a full scan would end.
+    let mut served = None;
+    while started.elapsed() < Duration::from_secs(2) {
+        let r = post_json(s.addr, "/v1/scan", &json!({"text": "hi", "direction": "input"}), None).await;
+        if r.status == 200 {
+            served = Some(started.elapsed());
+            break;
+        }
+        assert_eq!(r.status, 429, "{}", r.text());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(served.is_some(), "the timed-out scan still held the only permit after 2 s");
+}
+
+// ------------------------------------------------------------------------------- vault
+
+/// Issue 10: one session limit was shared by all tenants; B opening sessions evicted A's, and
+/// A's restore then answered 200 with the placeholders. Quotas are per tenant now, and an
+/// unknown session is a 404 `session_unknown`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tenant_cannot_evict_another_tenants_sessions() {
+    let both = [Scope::Scan, Scope::Restore];
+    let keys = vec![api_key("a", "tenant-a", "sk-a", &both), api_key("b", "tenant-b", "sk-b", &both)];
+    let s = TestServer::start_tuned(ServerOptions { api_keys: keys, ..options() }, |c| c.vault.max_sessions = 50).await;
+    let scan = json!({"text": EMAIL_TEXT, "direction": "input", "session": "a-1"});
+    assert_eq!(post_json(s.addr, "/v1/scan", &scan, Some("sk-a")).await.json()["masked"], "please write to <EMAIL_1> today");
+    for i in 0..60 {
+        let scan = json!({"text": format!("mail b{i}@example.com"), "direction": "input", "session": format!("b-{i}")});
+        assert_eq!(post_json(s.addr, "/v1/scan", &scan, Some("sk-b")).await.status, 200);
+    }
+    let restore = |session: &str| json!({"session": session, "text": "to <EMAIL_1>"});
+    let a = post_json(s.addr, "/v1/restore", &restore("a-1"), Some("sk-a")).await;
+    assert_eq!((a.status, a.json()["text"].clone()), (200, json!("to alice@example.com")));
+    // B's own oldest sessions made room for its newest.
+    let b = post_json(s.addr, "/v1/restore", &restore("b-0"), Some("sk-b")).await;
+    assert_eq!((b.status, b.error_code()), (404, "session_unknown".to_string()));
+    let b = post_json(s.addr, "/v1/restore", &restore("b-59"), Some("sk-b")).await;
+    assert_eq!((b.status, b.json()["text"].clone()), (200, json!("to b59@example.com")));
+}
+
+/// Issue 10: restore was quadratic, unbounded and held the global vault lock: a 512 KB restore
+/// by one tenant stalled another tenant's scan by 7.8 s. Now it is linear, limited to
+/// `max_text_bytes`, and locks only its own session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_restore_neither_stalls_other_tenants_nor_passes_the_limit() {
+    let both = [Scope::Scan, Scope::Restore];
+    let keys = vec![api_key("a", "tenant-a", "sk-a", &both), api_key("b", "tenant-b", "sk-b", &both)];
+    let limits = Limits { max_body_bytes: 4 << 20, max_text_bytes: 1 << 20, ..test_limits() };
+    let s = TestServer::start(ServerOptions { api_keys: keys, limits, ..options() }).await;
+    let scan = json!({"text": EMAIL_TEXT, "direction": "input", "session": "a-1"});
+    post_json(s.addr, "/v1/scan", &scan, Some("sk-a")).await;
+
+    // Worst case for the old loop: every `<` without its `>`.
+    let big = json!({"session": "a-1", "text": "<".repeat(1 << 20)});
+    let addr = s.addr;
+    let started = std::time::Instant::now();
+    let restore = tokio::spawn(async move { post_json(addr, "/v1/restore", &big, Some("sk-a")).await });
+    let scan_b = json!({"text": "mail bob@example.com", "direction": "input", "session": "b-1"});
+    let b = post_json(s.addr, "/v1/scan", &scan_b, Some("sk-b")).await;
+    assert_eq!(b.status, 200);
+    assert!(started.elapsed() < Duration::from_secs(3), "tenant B waited {:?}", started.elapsed());
+    let r = restore.await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["text"].as_str().unwrap().len(), 1 << 20);
+    assert!(started.elapsed() < Duration::from_secs(5), "restore took {:?}", started.elapsed());
+
+    let too_big = json!({"session": "a-1", "text": "x".repeat((1 << 20) + 1)});
+    let r = post_json(s.addr, "/v1/restore", &too_big, Some("sk-a")).await;
+    assert_eq!((r.status, r.error_code()), (413, "text_too_large".to_string()));
 }

@@ -9,6 +9,11 @@
 //! - **cut values**: a value cut by a chunk's edge can yield a shorter, different match (an
 //!   e-mail missing its TLD). When the neighbouring chunk covers the whole of that region, the
 //!   edge-touching match is dropped in favour of the neighbour's whole one.
+//!
+//! A document of more than one chunk also has its rules run once over the whole text, and the
+//! findings come from that scan: a value longer than a chunk (an RSA-4096 PEM key) or across a
+//! chunk edge was never found by any chunk. Chunks remain what the classifier reads; without a
+//! classifier, the whole-text scan is the only one.
 
 use std::cmp::Reverse;
 use std::ops::Range;
@@ -85,9 +90,24 @@ struct Hit {
 pub(crate) fn scan(plan: &Plan<'_>, source: &Source<'_>, extracted: &Extracted<'_>) -> Result<DocScan, ScanError> {
     let text: &str = &extracted.text;
     let ranges = plan.chunker.chunks(text);
-    let (reports, classified) = scan_chunks(plan, text, &ranges)?;
-    let verdict = Verdict::of(&reports);
-    let hits = merge(reports, &ranges, &extracted.map);
+    let whole = if ranges.len() > 1 { Some(scan_whole(plan, text)?) } else { None };
+    let (reports, classified) = match &whole {
+        Some(_) if !plan.classifier_loaded => (Vec::new(), 0),
+        _ => scan_chunks(plan, text, &ranges)?,
+    };
+    let mut verdict = Verdict::of(&reports);
+    let hits = match whole {
+        Some(windows) => {
+            let mut hits = Vec::new();
+            for (offset, report) in windows {
+                verdict.add_whole(&report, offset, &ranges);
+                hits.extend(whole_hits(report, offset, &ranges, &extracted.map));
+            }
+            dedup_hits(&mut hits);
+            hits
+        }
+        None => merge(reports, &ranges, &extracted.map),
+    };
     let replacements = if plan.masked_dir.is_some() { replacements(plan, source, extracted, &hits) } else { Vec::new() };
     Ok(DocScan {
         chunks: ranges.len(),
@@ -140,6 +160,78 @@ fn scan_some(plan: &Plan<'_>, text: &str, ranges: &[Range<usize>], which: &[usiz
     }
 }
 
+/// Windows of a text longer than one scan may be overlap by this much (at most half a window),
+/// so a value shorter than that is seen whole by some window.
+const WHOLE_OVERLAP: usize = 256 << 10;
+
+/// The rules over the whole text, every finding listed (masked copies are made from them), as
+/// (offset, report) pairs: one pair, unless the text is longer than the engine's text limit;
+/// then overlapping windows of that size.
+fn scan_whole(plan: &Plan<'_>, text: &str) -> Result<Vec<(usize, Report)>, ScanError> {
+    let max = plan.engine.max_text_bytes().max(16);
+    let overlap = WHOLE_OVERLAP.min(max / 2);
+    let mut windows = Vec::new();
+    let mut start = 0;
+    loop {
+        let mut end = (start + max).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let request = ScanRequest {
+            policy: plan.policy.as_deref(),
+            classify: false,
+            list_all: true,
+            ..ScanRequest::new(&text[start..end], plan.direction)
+        };
+        windows.push((start, plan.engine.scan(&request).map(|report| Report { masked: None, ..report })?));
+        if end == text.len() {
+            return Ok(windows);
+        }
+        start = end - overlap;
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+    }
+}
+
+/// Findings seen by two overlapping windows are kept once (best score).
+fn dedup_hits(hits: &mut Vec<Hit>) {
+    hits.sort_by(|a, b| (a.src.start, a.src.end, &a.finding.rule).cmp(&(b.src.start, b.src.end, &b.finding.rule)));
+    hits.dedup_by(|later, kept| {
+        let same = later.finding.rule == kept.finding.rule && later.src == kept.src;
+        if same {
+            kept.finding.score = kept.finding.score.max(later.finding.score);
+        }
+        same
+    });
+}
+
+/// The first chunk that holds `span` whole, else (a value longer than a chunk) the first that
+/// holds its start. Chunks are sorted with increasing ends.
+fn chunk_of(ranges: &[Range<usize>], span: Span) -> usize {
+    let last = ranges.len().saturating_sub(1);
+    let whole = ranges.partition_point(|r| r.end < span.end);
+    if ranges.get(whole).is_some_and(|r| r.start <= span.start) {
+        return whole;
+    }
+    ranges.partition_point(|r| r.end <= span.start).min(last)
+}
+
+/// Findings of a whole-text scan (of the window at `offset`) as document hits, each credited
+/// to its first chunk.
+fn whole_hits(report: Report, offset: usize, ranges: &[Range<usize>], map: &SourceMap) -> Vec<Hit> {
+    report
+        .findings
+        .into_iter()
+        .map(|mut finding| {
+            finding.start += offset;
+            finding.end += offset;
+            let text = Span::new(finding.start, finding.end);
+            Hit { src: map.to_source(text), chunk: chunk_of(ranges, text), text, finding }
+        })
+        .collect()
+}
+
 /// How strongly the rules suspect an attack on the model in this chunk.
 fn flag(report: &Report) -> f32 {
     let suspicious = |c: Category| matches!(c, Category::Injection | Category::Jailbreak | Category::Evasion);
@@ -181,6 +273,25 @@ impl Verdict {
             }
         }
         v
+    }
+
+    /// Take the whole-text rules scan into account; when it blocks, the chunk holding its
+    /// strongest blocking finding is named (unless a chunk already blocked).
+    fn add_whole(&mut self, r: &Report, offset: usize, ranges: &[Range<usize>]) {
+        self.decision = self.decision.max(r.decision);
+        self.would_block |= r.would_block;
+        let c = &r.categories;
+        for (slot, s) in self.scores.0.iter_mut().zip([c.pii, c.secret, c.injection, c.jailbreak, c.evasion]) {
+            *slot = slot.max(s);
+        }
+        if r.decision == Decision::Block && self.blocked_chunks.is_empty() {
+            let blocking = r
+                .findings
+                .iter()
+                .filter(|f| f.action == Action::Block || r.blocked_by.contains(&f.category))
+                .max_by(|a, b| a.score.total_cmp(&b.score));
+            self.blocked_chunks.push(blocking.map_or(0, |f| chunk_of(ranges, Span::new(offset + f.start, offset + f.end))));
+        }
     }
 }
 
@@ -374,6 +485,16 @@ mod tests {
         assert!(!cut_view(1, Span::new(8, 12), &ranges), "longer than the previous chunk sees: keep");
         assert!(!cut_view(0, Span::new(8, 10), &ranges) && !cut_view(1, Span::new(8, 10), &ranges), "fills the overlap: keep both");
         assert!(!cut_view(2, Span::new(18, 20), &ranges), "the last chunk ends the text");
+    }
+
+    #[test]
+    fn findings_are_credited_to_the_first_chunk_that_holds_them() {
+        let ranges = [0..10, 8..18, 16..20];
+        assert_eq!(chunk_of(&ranges, Span::new(2, 5)), 0);
+        assert_eq!(chunk_of(&ranges, Span::new(8, 10)), 0, "in the overlap: the first");
+        assert_eq!(chunk_of(&ranges, Span::new(9, 12)), 1, "cut by chunk 0's end: the chunk that sees it whole");
+        assert_eq!(chunk_of(&ranges, Span::new(5, 19)), 0, "longer than a chunk: the chunk of its start");
+        assert_eq!(chunk_of(&ranges, Span::new(19, 20)), 2);
     }
 
     #[test]

@@ -34,6 +34,8 @@ mod walk;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::{Engine, ScanError};
@@ -92,6 +94,10 @@ pub struct BatchOptions {
     /// Walk the inputs once more on a side thread to learn the total size, so progress can
     /// show an ETA.
     pub estimate_totals: bool,
+    /// Set it (from a signal handler) to stop cleanly: no new document is started, the ones in
+    /// flight are finished and written, the outputs are flushed, and the summary says
+    /// `interrupted` (a masked copy of a record file left half-way is removed).
+    pub stop: Arc<AtomicBool>,
 }
 
 impl Default for BatchOptions {
@@ -119,6 +125,7 @@ impl Default for BatchOptions {
             quarantine: None,
             masked_dir: None,
             estimate_totals: false,
+            stop: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -213,6 +220,9 @@ pub enum BatchError {
     /// `--masked-dir` would write among the inputs.
     #[error("--masked-dir {masked} overlaps the input {input}; masked copies must never be written among the inputs")]
     MaskedDirOverlapsInput { masked: PathBuf, input: PathBuf },
+    /// `--report`, `--sarif` or `--quarantine` is an input or lies inside an input folder.
+    #[error("{flag} {output} is an input or lies inside the input {input}; outputs must be written outside the inputs")]
+    OutputInsideInput { flag: &'static str, output: PathBuf, input: PathBuf },
     /// An output could not be written.
     #[error("cannot write {path}: {source}")]
     Output { path: PathBuf, source: std::io::Error },

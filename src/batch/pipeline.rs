@@ -27,7 +27,7 @@ use super::output::Writer;
 use super::plan::Plan;
 use super::records::RecordReader;
 use super::resume::Seen;
-use super::skip::{self, SkipReason, BINARY_SNIFF};
+use super::skip::{self, Lossy, SkipReason};
 use super::walk::{self, Entry};
 use super::{BatchError, BatchSummary, Progress};
 
@@ -82,13 +82,15 @@ pub(crate) enum Outcome {
         sha256: [u8; 32],
         bytes: u64,
         scan: DocScan,
+        /// A whole file's bytes as scanned, kept when a masked copy is to be written: the copy
+        /// is made from them, never from a second read of a file that may have changed since.
+        scanned: Option<Vec<u8>>,
+        /// Scanned although not clean text (a NUL byte, invalid UTF-8): the report says so.
+        lossy: Option<Lossy>,
     },
     /// Not scanned; the hash of the bytes when they were read (so `--resume` can tell an
     /// unchanged skipped record from a new one).
-    Skipped {
-        reason: SkipReason,
-        sha256: Option<[u8; 32]>,
-    },
+    Skipped { reason: SkipReason, sha256: Option<[u8; 32]> },
     /// Unchanged since the report being resumed, which decided this.
     Resumed(Decision),
 }
@@ -167,7 +169,9 @@ pub(crate) fn run(plan: &Plan<'_>, on_progress: &dyn Fn(Progress)) -> Result<Bat
         })
     });
     written?;
-    writer.finish(started.elapsed())
+    let mut summary = writer.finish(started.elapsed())?;
+    summary.interrupted = plan.stop.load(Ordering::Acquire);
+    Ok(summary)
 }
 
 /// A counting gate: admits documents while fewer than `max_docs` are in flight and their
@@ -302,8 +306,12 @@ impl<'s, 'e: 's> Producer<'_, 's, 'e> {
         self.push(doc, 0, Job::Known(outcome))
     }
 
-    /// Queue a document; hand the batch over when it is full. False when the writer has gone.
+    /// Queue a document; hand the batch over when it is full. False when the writer has gone
+    /// or a stop was requested (the walk then ends; what is in flight is still written).
     fn push(&mut self, doc: DocRef, cost: u64, job: Job) -> bool {
+        if self.plan.stop.load(Ordering::Acquire) {
+            return false;
+        }
         self.batch.push(Queued { seq: self.seq, cost, doc, job });
         self.seq += 1;
         self.batch_bytes += cost;
@@ -417,10 +425,8 @@ enum Record<'b> {
 fn open_records(plan: &Plan<'_>, file: &FileInfo) -> Result<(RecordReader<BufReader<File>>, Option<usize>), SkipReason> {
     let f = File::open(&file.path).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
     let mut reader = BufReader::with_capacity(RECORD_BUFFER, f);
-    let head = reader.fill_buf().map_err(|e| SkipReason::Unreadable(e.to_string()))?;
-    if let Some(at) = head[..head.len().min(BINARY_SNIFF)].iter().position(|&b| b == 0) {
-        return Err(SkipReason::Binary { at });
-    }
+    // No binary refusal: records with a NUL or invalid UTF-8 are scanned lossily and flagged.
+    reader.fill_buf().map_err(|e| SkipReason::Unreadable(e.to_string()))?;
     let csv = file.format == Format::Csv;
     let mut records = RecordReader::new(reader, csv, usize::try_from(plan.max_file_size).unwrap_or(usize::MAX));
     if !csv {
@@ -491,10 +497,8 @@ fn whole_file(plan: &Plan<'_>, file: &FileInfo, size: u64) -> Outcome {
         Ok(b) => b,
         Err(reason) => return Outcome::skip(reason),
     };
-    let text = match skip::as_text(&bytes) {
-        Ok(t) => t,
-        Err(reason) => return Outcome::skip(reason),
-    };
+    let (text, lossy) = skip::lossy_text(&bytes);
+    let text: &str = &text;
     let sha256 = sha256(&bytes);
     if let Some(decision) = resumed(plan, file, None, &sha256) {
         return Outcome::Resumed(decision);
@@ -505,16 +509,20 @@ fn whole_file(plan: &Plan<'_>, file: &FileInfo, size: u64) -> Outcome {
         _ => Ok(Extracted::identity(text)),
     };
     let source = Source { text, first_line: 1, file_offset: 0 };
-    scanned(plan, &source, extracted, sha256)
+    let mut outcome = scanned(plan, &source, extracted, sha256, lossy);
+    if let Outcome::Scanned { scanned, .. } = &mut outcome {
+        if file.mirror.is_some() {
+            *scanned = Some(bytes);
+        }
+    }
+    outcome
 }
 
 /// Scan one JSON Lines or CSV record.
 fn record_job(plan: &Plan<'_>, file: &FileInfo, record: RecordRef, bytes: &[u8], column: Option<usize>) -> Outcome {
     let sha256 = sha256(bytes);
-    let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => return Outcome::Skipped { reason: SkipReason::NotUtf8 { at: e.valid_up_to() }, sha256: Some(sha256) },
-    };
+    let (text, lossy) = skip::lossy_text(bytes);
+    let text: &str = &text;
     // With masked copies the producer decided about resuming, for the whole file.
     if plan.masked_dir.is_none() {
         if let Some(decision) = resumed(plan, file, Some(record.line), &sha256) {
@@ -527,16 +535,22 @@ fn record_job(plan: &Plan<'_>, file: &FileInfo, record: RecordRef, bytes: &[u8],
         _ => Ok(Extracted::identity(text)),
     };
     let source = Source { text, first_line: record.line, file_offset: record.offset };
-    scanned(plan, &source, extracted, sha256)
+    scanned(plan, &source, extracted, sha256, lossy)
 }
 
-fn scanned(plan: &Plan<'_>, source: &Source<'_>, extracted: Result<Extracted<'_>, ExtractError>, sha256: [u8; 32]) -> Outcome {
+fn scanned(
+    plan: &Plan<'_>,
+    source: &Source<'_>,
+    extracted: Result<Extracted<'_>, ExtractError>,
+    sha256: [u8; 32],
+    lossy: Option<Lossy>,
+) -> Outcome {
     let extracted = match extracted {
         Ok(e) => e,
         Err(e) => return Outcome::Skipped { reason: SkipReason::Extract(e), sha256: Some(sha256) },
     };
     match document::scan(plan, source, &extracted) {
-        Ok(scan) => Outcome::Scanned { sha256, bytes: source.text.len() as u64, scan },
+        Ok(scan) => Outcome::Scanned { sha256, bytes: source.text.len() as u64, scan, scanned: None, lossy },
         Err(e) => Outcome::Skipped { reason: SkipReason::ScanFailed(e.to_string()), sha256: Some(sha256) },
     }
 }

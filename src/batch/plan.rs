@@ -63,6 +63,8 @@ pub(crate) struct Plan<'e> {
     /// is private to it.
     pub masker: Masker,
     pub estimate_totals: bool,
+    /// Stop requested (see [`BatchOptions::stop`]).
+    pub stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<'e> Plan<'e> {
@@ -109,6 +111,7 @@ impl<'e> Plan<'e> {
             masked_dir: o.masked_dir.clone(),
             masker: Masker::new(crate::engine::random_key()),
             estimate_totals: o.estimate_totals,
+            stop: o.stop.clone(),
         })
     }
 
@@ -170,16 +173,22 @@ fn check_masked_dir(masked: &Path, roots: &[Root]) -> Result<(), BatchError> {
     Ok(())
 }
 
-/// An output file named as an input file would be truncated before it is read.
+/// An output file that is an input, or lies inside an input folder, would truncate an input
+/// (issue 10: `--report` pointed at a file in the scanned folder emptied it, exit 0). Refused
+/// like `--masked-dir`: outputs go outside the inputs.
 fn check_outputs_are_not_inputs(o: &BatchOptions, roots: &[Root]) -> Result<(), BatchError> {
-    let outputs = [&o.report, &o.sarif].into_iter().flatten().filter_map(|t| match t {
-        OutputTarget::File(p) => Some(p),
-        OutputTarget::Stdout => None,
+    let outputs = [("--report", &o.report), ("--sarif", &o.sarif)].into_iter().filter_map(|(flag, t)| match t {
+        Some(OutputTarget::File(p)) => Some((flag, p)),
+        _ => None,
     });
-    for out in outputs.chain(o.quarantine.iter()) {
+    for (flag, out) in outputs.chain(o.quarantine.iter().map(|q| ("--quarantine", q))) {
         let out_abs = absolute(out);
-        if let Some(root) = roots.iter().find(|r| !r.is_dir && absolute(&r.path) == out_abs) {
-            return Err(BatchError::Options(format!("output {} is also an input ({})", out.display(), root.path.display())));
+        for root in roots {
+            let input = absolute(&root.path);
+            let inside = if root.is_dir { out_abs.starts_with(&input) } else { out_abs == input };
+            if inside {
+                return Err(BatchError::OutputInsideInput { flag, output: out.clone(), input: root.path.clone() });
+            }
         }
     }
     Ok(())
@@ -236,6 +245,31 @@ mod tests {
         assert!(check_masked_dir(&input.join("masked"), &roots).is_err());
         assert!(check_masked_dir(dir.path(), &roots).is_err());
         assert!(check_masked_dir(&input.join("../masked"), &roots).is_ok());
+    }
+
+    #[test]
+    fn outputs_may_not_be_or_lie_inside_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        std::fs::create_dir(&input).unwrap();
+        std::fs::write(input.join("notes.txt"), "keep me").unwrap();
+        let roots = vec![Root { path: input.clone(), is_dir: true, mirror: PathBuf::new() }];
+        let with = |report: Option<PathBuf>, sarif: Option<PathBuf>, quarantine: Option<PathBuf>| BatchOptions {
+            report: report.map(OutputTarget::File),
+            sarif: sarif.map(OutputTarget::File),
+            quarantine,
+            ..BatchOptions::default()
+        };
+        for (o, flag) in [
+            (with(Some(input.join("notes.txt")), None, None), "--report"),
+            (with(None, Some(input.join("sub/new.sarif")), None), "--sarif"),
+            (with(None, None, Some(input.join("q.txt"))), "--quarantine"),
+        ] {
+            let err = check_outputs_are_not_inputs(&o, &roots).unwrap_err().to_string();
+            assert!(err.starts_with(flag), "{err}");
+        }
+        assert!(check_outputs_are_not_inputs(&with(Some(dir.path().join("report.jsonl")), None, None), &roots).is_ok());
+        assert_eq!(std::fs::read_to_string(input.join("notes.txt")).unwrap(), "keep me");
     }
 
     #[test]

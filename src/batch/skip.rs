@@ -10,10 +10,6 @@ use super::extract::ExtractError;
 pub(crate) enum SkipReason {
     /// The file could not be opened or read (permissions, broken symlink, I/O error).
     Unreadable(String),
-    /// A NUL byte in the first 8 KiB: not text.
-    Binary { at: usize },
-    /// Not valid UTF-8.
-    NotUtf8 { at: usize },
     /// Larger than `--max-file-size`.
     TooLarge { size: u64, max: u64 },
     /// A folder symlink, a FIFO, a socket, a device.
@@ -31,8 +27,6 @@ impl SkipReason {
     pub fn code(&self) -> &'static str {
         match self {
             SkipReason::Unreadable(_) => "unreadable",
-            SkipReason::Binary { .. } => "binary",
-            SkipReason::NotUtf8 { .. } => "not_utf8",
             SkipReason::TooLarge { .. } => "too_large",
             SkipReason::NotAFile(_) => "not_a_file",
             SkipReason::Extract(ExtractError::NoField(_) | ExtractError::NoColumn(_) | ExtractError::NoHeaderColumn(_)) => "no_text",
@@ -54,8 +48,6 @@ impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SkipReason::Unreadable(e) => write!(f, "cannot read: {e}"),
-            SkipReason::Binary { at } => write!(f, "binary (NUL byte at offset {at})"),
-            SkipReason::NotUtf8 { at } => write!(f, "not valid UTF-8 (first bad byte at offset {at})"),
             SkipReason::TooLarge { size, max } => write!(f, "{size} bytes is over the {max}-byte limit (--max-file-size)"),
             SkipReason::NotAFile(what) => f.write_str(what),
             SkipReason::Extract(e) => write!(f, "{e}"),
@@ -68,13 +60,47 @@ impl fmt::Display for SkipReason {
 /// Bytes looked at for a NUL to call a file binary (as git and ripgrep do).
 pub(crate) const BINARY_SNIFF: usize = 8 << 10;
 
-/// Check that `bytes` are text: no NUL in the first [`BINARY_SNIFF`] bytes, valid UTF-8.
-pub(crate) fn as_text(bytes: &[u8]) -> Result<&str, SkipReason> {
-    let head = &bytes[..bytes.len().min(BINARY_SNIFF)];
-    if let Some(at) = head.iter().position(|&b| b == 0) {
-        return Err(SkipReason::Binary { at });
+/// Why a document was scanned as something other than clean text. Such a document is scanned
+/// anyway (a security scanner fails closed: one NUL or one bad byte used to skip a whole file,
+/// silently) and its report line says so.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct Lossy {
+    /// `binary` (a NUL byte in the first 8 KiB) or `not_utf8`.
+    pub code: &'static str,
+    pub reason: String,
+}
+
+/// The text to scan from `bytes`: the bytes themselves when they are UTF-8, else a copy with
+/// every byte of each invalid sequence replaced by `?` (one byte for one byte, so offsets,
+/// findings and masked copies still line up with the file). Linear in the length.
+pub(crate) fn lossy_text(bytes: &[u8]) -> (std::borrow::Cow<'_, str>, Option<Lossy>) {
+    let nul = bytes[..bytes.len().min(BINARY_SNIFF)].iter().position(|&b| b == 0);
+    let binary = nul.map(|at| Lossy { code: "binary", reason: format!("NUL byte at offset {at}; scanned as text") });
+    let first_bad = match std::str::from_utf8(bytes) {
+        Ok(text) => return (std::borrow::Cow::Borrowed(text), binary),
+        Err(e) => e.valid_up_to(),
+    };
+    let mut fixed = bytes.to_vec();
+    let mut pos = first_bad;
+    let mut replaced = 0usize;
+    loop {
+        match std::str::from_utf8(&fixed[pos..]) {
+            Ok(_) => break,
+            Err(e) => {
+                let at = pos + e.valid_up_to();
+                let len = e.error_len().unwrap_or(fixed.len() - at);
+                fixed[at..at + len].fill(b'?');
+                replaced += len;
+                pos = at + len;
+            }
+        }
     }
-    std::str::from_utf8(bytes).map_err(|e| SkipReason::NotUtf8 { at: e.valid_up_to() })
+    let text = String::from_utf8(fixed).unwrap_or_default();
+    let lossy = binary.unwrap_or(Lossy {
+        code: "not_utf8",
+        reason: format!("not valid UTF-8 (first bad byte at offset {first_bad}); {replaced} invalid byte(s) read as '?'"),
+    });
+    (std::borrow::Cow::Owned(text), Some(lossy))
 }
 
 #[cfg(test)]
@@ -82,9 +108,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn text_checks() {
-        assert_eq!(as_text(b"hello"), Ok("hello"));
-        assert_eq!(as_text(b"ab\0cd"), Err(SkipReason::Binary { at: 2 }));
-        assert_eq!(as_text(b"ab\xffcd"), Err(SkipReason::NotUtf8 { at: 2 }));
+    fn lossy_text_keeps_offsets() {
+        let (t, l) = lossy_text(b"hello");
+        assert_eq!((t.as_ref(), l), ("hello", None));
+        let (t, l) = lossy_text(b"key AKIA\xff\xfe x \xe2\x82 end\xc3");
+        assert_eq!(t.as_ref(), "key AKIA?? x ?? end?");
+        assert_eq!(t.len(), b"key AKIA\xff\xfe x \xe2\x82 end\xc3".len());
+        assert_eq!(l.unwrap().code, "not_utf8");
+        let (t, l) = lossy_text(b"ab\0cd mail bob@example.com");
+        assert_eq!((t.as_ref(), l.unwrap().code), ("ab\0cd mail bob@example.com", "binary"));
+        let big = [b"x\xff".repeat(1 << 20)].concat();
+        let started = std::time::Instant::now();
+        assert_eq!(lossy_text(&big).0.len(), big.len());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 }

@@ -1,6 +1,8 @@
 //! Listing the files to scan with the `ignore` crate (ripgrep's walker): `.gitignore`,
 //! `.ignore` and git exclude files are honoured even outside a git repository (a document
-//! export is rarely one), hidden files are skipped unless asked for, and `--include` /
+//! export is rarely one), hidden files are scanned (secrets live in `.env` and
+//! `.aws/credentials`; issue 10: they were skipped silently) except version-control folders
+//! unless asked for, and `--include` /
 //! `--exclude` globs use gitignore syntax. Files come out sorted by name within each folder so
 //! that runs over the same tree are reproducible.
 
@@ -85,12 +87,16 @@ fn builder(root: &Path, settings: &WalkSettings) -> WalkBuilder {
     if settings.no_ignore {
         b.standard_filters(false);
     }
-    b.hidden(!settings.hidden)
-        .require_git(false)
-        .follow_links(false)
-        .overrides(settings.overrides.clone())
-        .sort_by_file_name(|a, b| a.cmp(b));
+    if !settings.hidden {
+        b.filter_entry(|e| !(e.depth() > 0 && e.file_type().is_some_and(|t| t.is_dir()) && is_vcs_dir(e.file_name())));
+    }
+    b.hidden(false).require_git(false).follow_links(false).overrides(settings.overrides.clone()).sort_by_file_name(|a, b| a.cmp(b));
     b
+}
+
+/// Version-control metadata: walked only with `--hidden`.
+fn is_vcs_dir(name: &std::ffi::OsStr) -> bool {
+    matches!(name.to_str(), Some(".git" | ".hg" | ".svn"))
 }
 
 /// Folders are walked, not reported; symlinks are looked through to see what they point at
@@ -157,18 +163,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::create_dir(d.join("sub")).unwrap();
-        for f in ["a.txt", "b.md", "secret.log", "sub/c.txt", ".hidden.txt"] {
+        std::fs::create_dir_all(d.join(".aws")).unwrap();
+        std::fs::create_dir_all(d.join(".git")).unwrap();
+        for f in ["a.txt", "b.md", "secret.log", "sub/c.txt", ".hidden.txt", ".env", ".aws/credentials", ".git/config"] {
             std::fs::write(d.join(f), "x").unwrap();
         }
         std::fs::write(d.join(".gitignore"), "*.log\n").unwrap();
+        // Issue 10: .env and .aws/credentials were skipped silently; .git stays out.
         let all = WalkSettings::new(&[], &[], false, false).unwrap();
-        assert_eq!(names(d, &all), ["a.txt", "b.md", "sub/c.txt"]);
+        assert_eq!(names(d, &all), [".aws/credentials", ".env", ".gitignore", ".hidden.txt", "a.txt", "b.md", "sub/c.txt"]);
         let md = WalkSettings::new(&["*.md".into()], &[], false, false).unwrap();
         assert_eq!(names(d, &md), ["b.md"]);
         let no_sub = WalkSettings::new(&[], &["sub".into()], false, false).unwrap();
-        assert_eq!(names(d, &no_sub), ["a.txt", "b.md"]);
+        assert_eq!(names(d, &no_sub), [".aws/credentials", ".env", ".gitignore", ".hidden.txt", "a.txt", "b.md"]);
         let everything = WalkSettings::new(&[], &[], true, true).unwrap();
-        assert_eq!(names(d, &everything).len(), 6);
+        assert_eq!(names(d, &everything).len(), 9);
     }
 
     #[test]

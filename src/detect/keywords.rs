@@ -1,5 +1,7 @@
 //! Keyword rules: one Aho-Corasick automaton over the normalized text.
 
+use std::collections::HashSet;
+
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use super::{Context, Detector, Finding, RuleId, Via};
@@ -76,7 +78,11 @@ impl KeywordDetector {
     /// Report matches in `haystack`, a view of the normalized text starting at byte `offset`.
     fn search(automaton: &Automaton, haystack: &str, offset: usize, text: &ScanText<'_>, out: &mut Vec<Finding>) {
         let bytes = haystack.as_bytes();
+        let mut meter = text.budget.meter(4096);
         for m in automaton.ac.find_overlapping_iter(haystack) {
+            if meter.tick() {
+                return;
+            }
             let p = &automaton.patterns[m.pattern().as_usize()];
             if p.check_start && haystack[..m.start()].chars().next_back().is_some_and(char::is_alphanumeric) {
                 continue;
@@ -107,12 +113,16 @@ impl Detector for KeywordDetector {
             let before = out.len();
             let norm = &text.normalized.text;
             for (start, end) in leet_regions(norm, a.max_len) {
+                if text.budget.spent() {
+                    break;
+                }
                 Self::search(a, &fold_leet(&norm[start..end]), start, text, out);
             }
             // Keep only leet hits the plain view did not already find.
+            // A set, not a scan of `plain` per leet hit (that was quadratic in the hit count).
             let (plain, leet) = out.split_at(before);
-            let fresh: Vec<Finding> =
-                leet.iter().filter(|f| !plain.iter().any(|p| p.rule == f.rule && p.span == f.span)).copied().collect();
+            let seen: HashSet<(RuleId, Span)> = plain.iter().map(|p| (p.rule, p.span)).collect();
+            let fresh: Vec<Finding> = leet.iter().filter(|f| !seen.contains(&(f.rule, f.span))).copied().collect();
             out.truncate(before);
             out.extend(fresh);
         }
@@ -122,6 +132,12 @@ impl Detector for KeywordDetector {
 /// Regions of the normalized text where leetspeak can hide a keyword: around each leet
 /// character that touches a letter (`1gn0re`), widened by the longest keyword and snapped to
 /// spaces. Plain numbers (`2024`) start no region, so ordinary text is not searched twice.
+///
+/// Linear in the text: a leet character whose widened window ends inside the current region
+/// adds nothing, and the snapping walks never revisit a byte (the backward walk stops at the
+/// current region's end, the forward walk starts past it). Text without spaces becomes one
+/// region, searched once (it was one walk to the text's ends per leet character: 512 KB of
+/// `a@` took ~100 s).
 fn leet_regions(norm: &str, max_len: usize) -> Vec<(usize, usize)> {
     let bytes = norm.as_bytes();
     let is_leet = |b: u8| matches!(b, b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'@' | b'$' | b'!');
@@ -134,12 +150,18 @@ fn leet_regions(norm: &str, max_len: usize) -> Vec<(usize, usize)> {
         if !touches_letter {
             continue;
         }
+        let floor = regions.last().map_or(0, |r| r.1);
+        if !regions.is_empty() && i + max_len <= floor {
+            // Its snapped window lies inside the current region already.
+            continue;
+        }
+        // A space byte is ASCII, so the byte after it is always a char boundary.
         let mut start = i.saturating_sub(max_len);
-        while start > 0 && (bytes[start - 1] != b' ' || !norm.is_char_boundary(start)) {
+        while start > floor && bytes[start - 1] != b' ' {
             start -= 1;
         }
-        let mut end = (i + max_len).min(bytes.len());
-        while end < bytes.len() && (bytes[end] != b' ' || !norm.is_char_boundary(end)) {
+        let mut end = (i + max_len).min(bytes.len()).max(floor);
+        while end < bytes.len() && bytes[end] != b' ' {
             end += 1;
         }
         match regions.last_mut() {
@@ -148,4 +170,66 @@ fn leet_regions(norm: &str, max_len: usize) -> Vec<(usize, usize)> {
         }
     }
     regions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, written the obvious (quadratic) way.
+    fn reference(norm: &str, max_len: usize) -> Vec<(usize, usize)> {
+        let bytes = norm.as_bytes();
+        let is_leet = |b: u8| matches!(b, b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'@' | b'$' | b'!');
+        let mut regions: Vec<(usize, usize)> = Vec::new();
+        for (i, &b) in bytes.iter().enumerate() {
+            let touches = (i > 0 && bytes[i - 1].is_ascii_alphabetic()) || bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic);
+            if !is_leet(b) || !touches {
+                continue;
+            }
+            let mut start = i.saturating_sub(max_len);
+            while start > 0 && bytes[start - 1] != b' ' {
+                start -= 1;
+            }
+            let mut end = (i + max_len).min(bytes.len());
+            while end < bytes.len() && bytes[end] != b' ' {
+                end += 1;
+            }
+            match regions.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => regions.push((start, end)),
+            }
+        }
+        regions
+    }
+
+    #[test]
+    fn leet_regions_match_the_definition() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let alphabet = b"ab 1@0x  7$!z3";
+        for round in 0..2_000 {
+            let len = round % 60;
+            let text: String = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    alphabet[(state % alphabet.len() as u64) as usize] as char
+                })
+                .collect();
+            for max_len in [0, 1, 3, 8] {
+                assert_eq!(leet_regions(&text, max_len), reference(&text, max_len), "{text:?} max_len {max_len}");
+            }
+        }
+        let mixed = "ïgn0ré thé ру1ès 4ll";
+        assert_eq!(leet_regions(mixed, 4), reference(mixed, 4));
+    }
+
+    /// Issue 10: 512 KB of `a@` took ~100 s (quadratic). Linear, 4 MB takes milliseconds.
+    #[test]
+    fn leet_regions_are_linear_without_spaces() {
+        let text = "a@".repeat(2 << 20);
+        let started = std::time::Instant::now();
+        assert_eq!(leet_regions(&text, 40), vec![(0, text.len())]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
+    }
 }

@@ -9,6 +9,7 @@ pub mod validators;
 
 use serde::Serialize;
 
+use crate::budget::Budget;
 use crate::span::Span;
 use crate::text::decode::{find_payloads, DecodeLimits};
 use crate::text::ScanText;
@@ -66,28 +67,41 @@ const MAX_DECODE_DEPTH: usize = 2;
 
 impl Detectors {
     /// Run every detector over `text`, then over the payloads decoded from it.
+    ///
+    /// Stops early when `text.budget` is spent: the caller must check the budget afterwards and
+    /// discard the findings of a scan that ran out of time.
     pub fn run(&self, text: &ScanText<'_>, out: &mut Vec<Finding>) {
-        self.regex.detect(text, out);
-        self.keywords.detect(text, out);
-        self.evasion.detect(text, out);
+        let stages: [&dyn Detector; 3] = [&self.regex, &self.keywords, &self.evasion];
+        for stage in stages {
+            if text.budget.spent() {
+                return;
+            }
+            stage.detect(text, out);
+        }
         if let Some(encoded_rule) = self.evasion.encoded_rule() {
-            self.run_payloads(text.original, encoded_rule, 0, out);
+            self.run_payloads(text.original, text.budget, encoded_rule, 0, out);
         }
     }
 
-    fn run_payloads(&self, original: &str, encoded_rule: (RuleId, f32), depth: usize, out: &mut Vec<Finding>) {
-        if depth >= MAX_DECODE_DEPTH {
+    fn run_payloads(&self, original: &str, budget: Budget, encoded_rule: (RuleId, f32), depth: usize, out: &mut Vec<Finding>) {
+        if depth >= MAX_DECODE_DEPTH || budget.spent() {
             return;
         }
         for payload in find_payloads(original, &self.decode_limits) {
-            let inner_text = ScanText::new(&payload.decoded);
+            if budget.spent() {
+                return;
+            }
+            let inner_text = ScanText::with_budget(&payload.decoded, budget);
             let mut inner = Vec::new();
             self.regex.detect(&inner_text, &mut inner);
             self.keywords.detect(&inner_text, &mut inner);
-            self.run_payloads(&payload.decoded, encoded_rule, depth + 1, &mut inner);
+            self.run_payloads(&payload.decoded, budget, encoded_rule, depth + 1, &mut inner);
             if inner.is_empty() {
                 continue;
             }
+            // Every inner finding points at the whole payload: one per rule (its best) is enough.
+            inner.sort_by(|a, b| a.rule.cmp(&b.rule).then(b.score.total_cmp(&a.score)));
+            inner.dedup_by_key(|f| f.rule);
             let (rule, score) = encoded_rule;
             out.push(Finding { rule, span: payload.span, score, via: Via::Decoded });
             out.extend(inner.into_iter().map(|f| Finding { span: payload.span, via: Via::Decoded, ..f }));

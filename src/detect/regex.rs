@@ -10,6 +10,7 @@ use regex::{Regex, RegexSet};
 use regex_automata::{meta, Anchored, Input};
 
 use super::{Context, Detector, Finding, RuleId, Validator, Via};
+use crate::budget::Budget;
 use crate::span::Span;
 use crate::text::ScanText;
 
@@ -44,11 +45,19 @@ pub struct RegexDetector {
     alone: Vec<RegexRule>,
     set: Option<RegexSet>,
     set_rules: Vec<RegexRule>,
+    /// Per set rule: true when its matches are at most [`SET_OVERLAP`] bytes long, so a
+    /// chunked prefilter pass cannot miss one.
+    set_bounded: Vec<bool>,
 }
 
-/// Most matches one rule reports per text; beyond it a text is flooded, and more spans add
-/// nothing to the decision.
-const MAX_MATCHES_PER_RULE: usize = 1_000;
+/// Texts longer than this run the set prefilter chunk by chunk. On one long haystack the set's
+/// lazy DFA keeps meeting new states, gives up and falls back to a slower engine: 4 MiB of
+/// digits and separators cost 10x more per byte than 256 KiB did.
+const SET_CHUNK: usize = 128 << 10;
+/// Chunks overlap by this much; set rules whose matches can be longer always run on long texts.
+const SET_OVERLAP: usize = 1 << 10;
+/// Context kept before each chunk so that `\b` and `^` see the character before a match.
+const SET_LOOKBEHIND: usize = 8;
 
 impl RegexDetector {
     /// Sort rules into prefixed, alone and set-prefiltered groups and build their automata.
@@ -76,25 +85,47 @@ impl RegexDetector {
         if set.is_none() {
             alone.append(&mut set_rules);
         }
-        Ok(RegexDetector { prefixed: PrefixedRules::build(prefixed)?, alone, set, set_rules })
+        let set_bounded = set_rules.iter().map(|r| max_match_len(r.regex.as_str()).is_some_and(|n| n <= SET_OVERLAP)).collect();
+        Ok(RegexDetector { prefixed: PrefixedRules::build(prefixed)?, alone, set, set_rules, set_bounded })
     }
 
-    fn run_rule(rule: &RegexRule, original: &str, lower_cache: &mut Option<String>, out: &mut Vec<Finding>) {
-        let mut count = 0;
+    /// Which set rules can match `original`: one set pass on a short text; on a long one, one
+    /// pass per overlapping chunk (each match of a bounded rule lies whole in some chunk) and
+    /// every unbounded rule without asking.
+    fn set_candidates(&self, set: &RegexSet, original: &str, budget: Budget) -> Vec<usize> {
+        if original.len() <= SET_CHUNK {
+            return set.matches(original).iter().collect();
+        }
+        let mut hit: Vec<bool> = self.set_bounded.iter().map(|b| !b).collect();
+        let mut start = 0;
+        while start < original.len() && !budget.spent() {
+            let from = floor_char(original, start.saturating_sub(SET_LOOKBEHIND));
+            let to = ceil_char(original, (start + SET_CHUNK + SET_OVERLAP).min(original.len()));
+            for i in set.matches(&original[from..to]).iter() {
+                hit[i] = true;
+            }
+            if hit.iter().all(|h| *h) {
+                break;
+            }
+            start += SET_CHUNK;
+        }
+        hit.iter().enumerate().filter(|(_, h)| **h).map(|(i, _)| i).collect()
+    }
+
+    fn run_rule(rule: &RegexRule, original: &str, budget: Budget, lower_cache: &mut Option<String>, out: &mut Vec<Finding>) {
+        let mut meter = budget.meter(256);
         if rule.group == 0 {
             for m in rule.regex.find_iter(original) {
-                count += 1;
-                if count > MAX_MATCHES_PER_RULE {
-                    break;
+                if meter.tick() {
+                    return;
                 }
                 let span = Span::new(m.start(), m.end());
                 Self::confirm(rule, original, span, span, lower_cache, out);
             }
         } else {
             for caps in rule.regex.captures_iter(original) {
-                count += 1;
-                if count > MAX_MATCHES_PER_RULE {
-                    break;
+                if meter.tick() {
+                    return;
                 }
                 let whole = caps.get(0).map(|m| Span::new(m.start(), m.end()));
                 if let (Some(m), Some(whole)) = (caps.get(rule.group), whole) {
@@ -161,7 +192,7 @@ impl PrefixedRules {
         Ok(Some(PrefixedRules { literals, literal_rule, rules: compiled }))
     }
 
-    fn detect(&self, original: &str, lower: &mut Option<String>, out: &mut Vec<Finding>) {
+    fn detect(&self, original: &str, budget: Budget, lower: &mut Option<String>, out: &mut Vec<Finding>) {
         let mut candidates: Vec<(usize, usize)> =
             self.literals.find_overlapping_iter(original).map(|m| (self.literal_rule[m.pattern().as_usize()], m.start())).collect();
         if candidates.is_empty() {
@@ -171,15 +202,18 @@ impl PrefixedRules {
         candidates.dedup();
         let mut caps = None;
         let mut i = 0;
+        let mut meter = budget.meter(256);
         while i < candidates.len() {
             let rule_index = candidates[i].0;
             let (rule, anchored) = &self.rules[rule_index];
             let mut next_allowed = 0;
-            let mut count = 0;
             while i < candidates.len() && candidates[i].0 == rule_index {
                 let at = candidates[i].1;
                 i += 1;
-                if at < next_allowed || count >= MAX_MATCHES_PER_RULE {
+                if meter.tick() {
+                    return;
+                }
+                if at < next_allowed {
                     continue;
                 }
                 let input = Input::new(original).span(at..original.len()).anchored(Anchored::Yes);
@@ -203,7 +237,6 @@ impl PrefixedRules {
                         _ => continue,
                     }
                 };
-                count += 1;
                 next_allowed = whole.end.max(at + 1);
                 RegexDetector::confirm(rule, original, group, whole, lower, out);
             }
@@ -215,18 +248,44 @@ impl Detector for RegexDetector {
     fn detect(&self, text: &ScanText<'_>, out: &mut Vec<Finding>) {
         let original = text.original;
         let mut lower = None;
+        let budget = text.budget;
         if let Some(p) = &self.prefixed {
-            p.detect(original, &mut lower, out);
+            p.detect(original, budget, &mut lower, out);
         }
         for rule in &self.alone {
-            Self::run_rule(rule, original, &mut lower, out);
+            if budget.spent() {
+                return;
+            }
+            Self::run_rule(rule, original, budget, &mut lower, out);
         }
         if let Some(set) = &self.set {
-            for i in set.matches(original).iter() {
-                Self::run_rule(&self.set_rules[i], original, &mut lower, out);
+            for i in self.set_candidates(set, original, budget) {
+                if budget.spent() {
+                    return;
+                }
+                Self::run_rule(&self.set_rules[i], original, budget, &mut lower, out);
             }
         }
     }
+}
+
+/// Longest match of `pattern` in bytes, when it is bounded.
+pub fn max_match_len(pattern: &str) -> Option<usize> {
+    regex_syntax::Parser::new().parse(pattern).ok()?.properties().maximum_len()
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 /// The literals every match of `pattern` starts with, when there are at most 64 of them and
@@ -343,5 +402,34 @@ mod tests {
         d.detect(&ScanText::new(text), &mut out);
         let got: Vec<(u32, &str)> = out.iter().map(|f| (f.rule, f.span.slice(text))).collect();
         assert_eq!(got, vec![(0, "ghp_abcd"), (0, "ghp_wxyz"), (0, "ghp_qrst"), (1, "sk_live")]);
+    }
+
+    /// On long texts the literal-free set runs chunk by chunk: a match on a chunk edge, one at
+    /// the very end, and an unbounded rule's long match are all still found.
+    #[test]
+    fn chunked_set_prefilter_misses_nothing() {
+        let rule = |id, pattern: &str| RegexRule {
+            rule: id,
+            score: 0.5,
+            regex: Regex::new(pattern).unwrap(),
+            group: 0,
+            validator: None,
+            stopwords: vec![],
+            context: None,
+        };
+        let d = RegexDetector::build(vec![rule(0, r"(?-u:\b)[0-9]{3}-[0-9]{4}(?-u:\b)"), rule(1, r"[0-9]+x[0-9]+y")], 1 << 20).unwrap();
+        assert_eq!(d.set_bounded, vec![true, false]);
+        for at in [SET_CHUNK - 4, SET_CHUNK, 3 * SET_CHUNK + 1, 4 * SET_CHUNK - 8] {
+            let mut text = "; ".repeat(2 * SET_CHUNK);
+            text.replace_range(at..at + 8, "555-0134");
+            let mut out = Vec::new();
+            d.detect(&ScanText::new(&text), &mut out);
+            assert_eq!(out.iter().map(|f| (f.rule, f.span.slice(&text))).collect::<Vec<_>>(), vec![(0, "555-0134")], "at {at}");
+        }
+        let text = format!("{}x1y", "7".repeat(3 * SET_CHUNK));
+        let mut out = Vec::new();
+        d.detect(&ScanText::new(&text), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].span.len(), text.len());
     }
 }

@@ -23,12 +23,14 @@ pub enum Validator {
     Entropy(f64),
     /// 7 to 15 digits (ITU E.164), not one repeated digit.
     Phone,
+    /// `+`, an assigned ITU-T E.164 country code, 8 to 15 digits in all, not one repeated digit.
+    E164,
 }
 
 impl Validator {
     /// Parse the pack syntax: a name, or `{ entropy = N }`.
     pub fn from_toml(value: &toml::Value) -> Result<Validator, String> {
-        const EXPECTED: &str = "expected \"luhn\", \"iban\", \"ssn\", \"ipv4\", \"ipv6\", \"jwt\", \"phone\" or { entropy = N }";
+        const EXPECTED: &str = "expected \"luhn\", \"iban\", \"ssn\", \"ipv4\", \"ipv6\", \"jwt\", \"phone\", \"e164\" or { entropy = N }";
         match value {
             toml::Value::String(name) => match name.as_str() {
                 "luhn" => Ok(Validator::Luhn),
@@ -38,6 +40,7 @@ impl Validator {
                 "ipv6" => Ok(Validator::Ipv6),
                 "jwt" => Ok(Validator::Jwt),
                 "phone" => Ok(Validator::Phone),
+                "e164" => Ok(Validator::E164),
                 other => Err(format!("unknown validator {other:?}: {EXPECTED}")),
             },
             toml::Value::Table(t) if t.len() == 1 => {
@@ -62,6 +65,7 @@ impl Validator {
             Validator::Ipv6 => "ipv6".into(),
             Validator::Jwt => "jwt".into(),
             Validator::Phone => "phone".into(),
+            Validator::E164 => "e164".into(),
             Validator::Entropy(b) => format!("entropy>={b}"),
         }
     }
@@ -76,6 +80,7 @@ impl Validator {
             Validator::Ipv6 => text.parse::<Ipv6Addr>().is_ok(),
             Validator::Jwt => jwt(text),
             Validator::Phone => phone(text),
+            Validator::E164 => e164(text),
             Validator::Entropy(min) => shannon_entropy(text) >= *min,
         }
     }
@@ -244,6 +249,37 @@ pub fn phone(text: &str) -> bool {
     (7..=15).contains(&digits.len()) && digits.iter().any(|&d| d != digits[0]) && !starts_with_date(text)
 }
 
+/// An international number: `+`, an assigned country code, 8 to 15 digits in all (the E.164
+/// maximum), not one digit repeated.
+pub fn e164(text: &str) -> bool {
+    let Some(rest) = text.trim_start().strip_prefix('+') else { return false };
+    let digits: Vec<u8> = rest.bytes().filter(u8::is_ascii_digit).map(|d| d - b'0').collect();
+    if !(8..=15).contains(&digits.len()) || digits.iter().all(|&d| d == digits[0]) {
+        return false;
+    }
+    let code = |n: usize| digits[..n].iter().fold(0u16, |acc, &d| acc * 10 + u16::from(d));
+    (1..=3).any(|n| is_country_code(code(n), n))
+}
+
+/// ITU-T E.164 assigned country codes (Recommendation E.164 Annex, 2024 list), by length.
+fn is_country_code(code: u16, len: usize) -> bool {
+    match len {
+        1 => matches!(code, 1 | 7),
+        2 => matches!(
+            code,
+            20 | 27 | 30..=34 | 36 | 39 | 40 | 41 | 43..=49 | 51..=58 | 60..=66 | 81 | 82 | 84 | 86 | 90..=95 | 98
+        ),
+        3 => matches!(
+            code,
+            211..=213 | 216 | 218 | 220..=258 | 260..=269 | 290 | 291 | 297..=299 | 350..=359 | 370..=378 | 380..=383
+                | 385..=387 | 389 | 420 | 421 | 423 | 500..=509 | 590..=599 | 670 | 672..=683 | 685..=692 | 800 | 808
+                | 850 | 852 | 853 | 855 | 856 | 870 | 878 | 880..=883 | 886 | 888 | 960..=968 | 970..=977 | 979
+                | 992..=996 | 998
+        ),
+        _ => false,
+    }
+}
+
 /// `YYYY-MM-DD` (or `/`, `.`, space) with a plausible year and month.
 fn starts_with_date(text: &str) -> bool {
     let b = text.as_bytes();
@@ -334,5 +370,19 @@ mod tests {
         let t: toml::Value = toml::from_str("v = { entropy = 3.5 }").unwrap();
         assert_eq!(Validator::from_toml(&t["v"]), Ok(Validator::Entropy(3.5)));
         assert!(Validator::from_toml(&toml::Value::String("crc".into())).is_err());
+        assert_eq!(Validator::from_toml(&toml::Value::String("e164".into())), Ok(Validator::E164));
+    }
+
+    #[test]
+    fn e164_table() {
+        for ok in ["+46 70 123 45 67", "+44 20 7946 0958", "+4915112345678", "+33 6 12 34 56 78", "+7 912 345 67 89", "+353 1 234 5678"] {
+            assert!(e164(ok), "{ok}");
+        }
+        // No plus, unassigned codes (+28, +42x outside 420/421/423, +80x), too short or long, one digit.
+        for bad in
+            ["46 70 123 45 67", "+28 1234 5678", "+424 1234 5678", "+801 234 5678", "+46 70 12", "+46 1234567890123456", "+22 2222 2222"]
+        {
+            assert!(!e164(bad), "{bad}");
+        }
     }
 }

@@ -21,6 +21,12 @@ use crate::text::normalize_keyword;
 const REGEX_SIZE_LIMIT: usize = 4 << 20;
 const REGEX_DFA_LIMIT: usize = 8 << 20;
 const REGEX_SET_DFA_LIMIT: usize = 64 << 20;
+/// Longest keyword, in bytes after normalization (the shipped packs' longest is 53). A 16 KB
+/// periodic keyword took 32 s to compile into the automaton.
+pub const MAX_KEYWORD_BYTES: usize = 256;
+/// All keywords of all packs together, in bytes after normalization (the shipped packs hold
+/// ~45 KB). 100k keywords took 22 s and 1.9 GB to compile.
+pub const MAX_KEYWORD_TOTAL_BYTES: usize = 256 << 10;
 
 /// The parts of a regex rule that only the detector needs.
 struct RegexParts {
@@ -52,6 +58,7 @@ pub fn compile(sources: &[PackSource]) -> Result<CompiledPacks, PackError> {
     let mut allows: Vec<(Option<(String, Diagnostic)>, AllowMatcher)> = Vec::new();
     let mut packs: Vec<PackInfo> = Vec::new();
     let mut hasher = Sha256::new();
+    let mut keyword_bytes = 0usize;
 
     for src in sources {
         hasher.update(src.name.as_bytes());
@@ -79,7 +86,7 @@ pub fn compile(sources: &[PackSource]) -> Result<CompiledPacks, PackError> {
         }
         let before = compiled.len();
         for rule in file.rule {
-            if let Some(c) = compile_rule(&source, &pack_id, rule, &mut diags) {
+            if let Some(c) = compile_rule(&source, &pack_id, rule, &mut keyword_bytes, &mut diags) {
                 compiled.push(c);
             }
         }
@@ -284,7 +291,13 @@ fn bad_action(a: &str) -> String {
     format!("unknown action {a:?} (expected report, mask or block)")
 }
 
-fn compile_rule(source: &Source<'_>, pack: &str, spanned: Spanned<RuleSyntax>, diags: &mut Vec<Diagnostic>) -> Option<Compiled> {
+fn compile_rule(
+    source: &Source<'_>,
+    pack: &str,
+    spanned: Spanned<RuleSyntax>,
+    keyword_bytes: &mut usize,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Compiled> {
     let r = spanned.into_inner();
     let rule_start = r.id.span().start;
     let id = r.id.get_ref().clone();
@@ -393,6 +406,31 @@ fn compile_rule(source: &Source<'_>, pack: &str, spanned: Spanned<RuleSyntax>, d
                 let normalized: Vec<String> = kws.get_ref().iter().map(|k| normalize_keyword(k)).collect();
                 if normalized.is_empty() || normalized.iter().any(String::is_empty) {
                     err(kws.span().start, "keywords must be a non-empty list of non-empty strings".into());
+                }
+                // Point at the keyword itself: the first occurrence of its text in the list.
+                let list = kws.span();
+                let at = |raw: &str| source.text.get(list.clone()).and_then(|t| t.find(raw)).map_or(list.start, |i| list.start + i);
+                for (raw, kw) in kws.get_ref().iter().zip(&normalized) {
+                    if kw.len() > MAX_KEYWORD_BYTES {
+                        err(
+                            at(raw),
+                            format!(
+                                "keyword of {} bytes is longer than the limit of {MAX_KEYWORD_BYTES}; use a regex rule for long patterns",
+                                kw.len()
+                            ),
+                        );
+                    }
+                }
+                let before = *keyword_bytes;
+                *keyword_bytes += normalized.iter().map(String::len).sum::<usize>();
+                if before <= MAX_KEYWORD_TOTAL_BYTES && *keyword_bytes > MAX_KEYWORD_TOTAL_BYTES {
+                    err(
+                        list.start,
+                        format!(
+                            "the keywords of all loaded packs pass {MAX_KEYWORD_TOTAL_BYTES} bytes with this rule ({} bytes so far); trim or split the lists",
+                            *keyword_bytes
+                        ),
+                    );
                 }
                 Some(RuleKind::Keywords { keywords: normalized, whole_words: r.whole_words.unwrap_or(true), leet: r.leet.unwrap_or(false) })
             }

@@ -79,7 +79,7 @@ impl Auth {
         }
         let presented = authorization
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(bearer_token)
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| ApiError::unauthorized("missing API key: send `Authorization: Bearer <key>`"))?;
@@ -139,6 +139,13 @@ pub async fn require(State((state, need)): State<(AppState, Need)>, mut req: Req
     Ok(next.run(req).await)
 }
 
+/// The credentials of a `Bearer` authorization (the scheme is case-insensitive, RFC 9110
+/// §11.1; one or more spaces follow it).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(rest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +161,12 @@ mod tests {
         let h = |s: &str| HeaderValue::from_str(s).unwrap();
         let need = Need::Scope(Scope::Scan);
         assert_eq!(auth.authorize(Some(&h("Bearer sk-a")), need).unwrap().tenant, "t-a");
+        // Issue 10: the scheme is case-insensitive.
+        for scheme in ["BEARER", "bearer", "BeArEr"] {
+            assert_eq!(auth.authorize(Some(&h(&format!("{scheme} sk-a"))), need).unwrap().tenant, "t-a", "{scheme}");
+        }
+        assert_eq!(auth.authorize(Some(&h("Bearersk-a")), need).unwrap_err().status, StatusCode::UNAUTHORIZED);
+        assert_eq!(auth.authorize(Some(&h("Basic sk-a")), need).unwrap_err().status, StatusCode::UNAUTHORIZED);
         assert_eq!(auth.authorize(Some(&h("Bearer sk-b")), need).unwrap_err().status, StatusCode::FORBIDDEN);
         assert_eq!(auth.authorize(Some(&h("Bearer sk-c")), need).unwrap_err().status, StatusCode::UNAUTHORIZED);
         assert_eq!(auth.authorize(None, need).unwrap_err().status, StatusCode::UNAUTHORIZED);

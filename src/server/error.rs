@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::AppState;
 use crate::engine::ScanError;
+use crate::vault::VaultError;
 
 /// A failed request: HTTP status, a stable machine-readable code and a human message.
 ///
@@ -147,7 +148,8 @@ impl IntoResponse for ApiError {
 impl From<&ScanError> for ApiError {
     fn from(e: &ScanError) -> ApiError {
         match e {
-            ScanError::UnknownPolicy(_) => ApiError::unprocessable("unknown_policy", e.to_string()),
+            // The name is the caller's input: not echoed.
+            ScanError::UnknownPolicy(_) => ApiError::unprocessable("unknown_policy", "no policy of that name is configured"),
             ScanError::TooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "text_too_large", e.to_string()),
             ScanError::Classifier(_) => ApiError {
                 retry_after: Some(1),
@@ -157,6 +159,26 @@ impl From<&ScanError> for ApiError {
                     "the classifier failed; retry, or scan with \"classify\": false",
                 )
             },
+            // The scan stopped at its deadline: an error, never a partial `allow`.
+            ScanError::DeadlineExceeded => ApiError {
+                retry_after: Some(1),
+                ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", "the scan did not finish within the request timeout")
+            },
+            #[allow(unreachable_patterns)]
+            _ => ApiError::internal(),
+        }
+    }
+}
+
+impl From<&VaultError> for ApiError {
+    fn from(e: &VaultError) -> ApiError {
+        match e {
+            VaultError::SessionUnknown => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "session_unknown",
+                "no live session of that name for this key's tenant (never created, expired or evicted); its placeholders cannot be restored",
+            ),
+            VaultError::TooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "restored_too_large", e.to_string()),
             #[allow(unreachable_patterns)]
             _ => ApiError::internal(),
         }
@@ -229,10 +251,34 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
-            Category::Data => ApiError::unprocessable("invalid_request", format!("request does not match the schema: {e}")),
+            Category::Data => ApiError::unprocessable(
+                "invalid_request",
+                format!("request does not match the schema: {} (line {}, column {})", schema_problem(&e), e.line(), e.column()),
+            ),
             Category::Syntax | Category::Eof | Category::Io => ApiError::bad_request("malformed_json", format!("malformed JSON: {e}")),
         }
     })
+}
+
+/// What serde found wrong, without the offending value: serde's messages quote it (`invalid
+/// type: integer `4111111111111111`, expected a string`, `unknown variant `x``), and error
+/// messages never echo request content. What was expected comes from our own types and stays.
+fn schema_problem(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let message = full.rfind(" at line ").map_or(full.as_str(), |i| &full[..i]);
+    if message.starts_with("missing field `") {
+        // The name is ours (from the schema), not the caller's.
+        return message.to_string();
+    }
+    let expected = message.find(", expected ").map(|i| &message[i + 2..]);
+    let kind = ["invalid type", "invalid value", "invalid length", "unknown variant", "unknown field", "duplicate field"]
+        .into_iter()
+        .find(|k| message.starts_with(k))
+        .unwrap_or("invalid content");
+    match expected {
+        Some(expected) => format!("{kind}, {expected}"),
+        None => kind.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -254,6 +300,25 @@ mod tests {
         assert_eq!(parse::<T>(b"{\"b\":1}").unwrap_err().status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(parse::<T>(b"{\"a\":\"\xff\"}").unwrap_err().code, "invalid_utf8");
         assert!(parse::<T>(b"{\"a\":1}").is_ok());
+    }
+
+    /// Issue 10: 422 messages echoed the offending value (`integer 4111111111111111`).
+    #[test]
+    fn schema_errors_never_echo_values() {
+        for body in [
+            &b"{\"a\":4111111111111111111111}"[..],
+            b"{\"a\":\"4111111111111111\"}",
+            b"{\"4111111111111111\":1}",
+            b"{\"a\":-4111111111111111}",
+        ] {
+            let e = parse::<T>(body).unwrap_err();
+            assert_eq!(e.code, "invalid_request");
+            assert!(!e.message.contains("4111"), "{}", e.message);
+            assert!(e.message.contains("line 1"), "{}", e.message);
+        }
+        let e = parse::<T>(b"{\"a\":\"x\"}").unwrap_err();
+        assert!(e.message.contains("invalid type, expected u32"), "{}", e.message);
+        assert!(parse::<T>(b"{}").unwrap_err().message.contains("missing field `a`"));
     }
 
     #[test]

@@ -12,10 +12,12 @@ use serde_json::json;
 use super::auth::Principal;
 use super::error::{ApiError, ApiJson};
 use super::{AppState, Permit, ReloadError};
+use crate::budget::Budget;
 use crate::engine::{ScanError, ScanRequest};
 use crate::pack::{CompiledPacks, PackError, PackInfo};
 use crate::policy::{Decision, Direction};
 use crate::report::Report;
+use crate::vault::VaultError;
 
 /// `POST /v1/scan` body.
 #[derive(Debug, Deserialize)]
@@ -118,6 +120,8 @@ pub async fn scan(
     let span = tracing::Span::current();
     span.record("direction", body.direction.as_str());
     let worker_state = state.clone();
+    // The same limit as the timeout layer: when it answers 503, the scan stops too.
+    let budget = Budget::within(state.limits().timeout);
     let result = blocking(permit, move || {
         let req = ScanRequest {
             text: &body.text,
@@ -127,6 +131,8 @@ pub async fn scan(
             tenant: &principal.tenant,
             return_masked: body.return_masked,
             classify: body.classify,
+            budget,
+            list_all: false,
         };
         scan_now(&worker_state, &req).map(|(r, bytes)| (Summary { decision: r.decision, findings: r.findings.len() }, bytes))
     })
@@ -154,6 +160,7 @@ pub async fn scan_batch(
     let span = tracing::Span::current();
     span.record("items", body.items.len());
     let worker_state = state.clone();
+    let budget = Budget::within(state.limits().timeout);
     let (strongest, findings, out) = blocking(permit, move || {
         let mut out = Vec::with_capacity(body.items.iter().map(|i| i.text.len() / 2 + 256).sum::<usize>() + 16);
         out.extend_from_slice(b"{\"results\":[");
@@ -165,7 +172,9 @@ pub async fn scan_batch(
             out.extend_from_slice(b"{\"id\":");
             out.extend_from_slice(&serde_json::to_vec(&item.id).unwrap_or_else(|_| b"null".to_vec()));
             let direction = match &item.direction {
-                Some(d) => d.parse::<Direction>().map_err(|m| ApiError::unprocessable("unknown_direction", m)),
+                Some(d) => d
+                    .parse::<Direction>()
+                    .map_err(|_| ApiError::unprocessable("unknown_direction", "unknown direction (expected input, context or output)")),
                 None => Ok(body.direction.unwrap_or(Direction::Input)),
             };
             let scanned = direction.and_then(|direction| {
@@ -177,6 +186,8 @@ pub async fn scan_batch(
                     tenant: &principal.tenant,
                     return_masked: body.return_masked,
                     classify: body.classify,
+                    budget,
+                    list_all: false,
                 };
                 scan_now(&worker_state, &req).map_err(|e| ApiError::from(&e))
             });
@@ -214,13 +225,17 @@ pub async fn restore(
     struct Restored {
         text: String,
     }
+    let max = state.limits().max_text_bytes;
+    if body.text.len() > max {
+        return Err(ApiError::from(&ScanError::TooLarge { len: body.text.len(), max }));
+    }
     let engine = state.engine().clone();
-    let bytes = blocking(permit, move || {
-        let text = engine.restore(&principal.tenant, &body.session, &body.text);
-        serde_json::to_vec(&Restored { text }).unwrap_or_default()
+    let restored = blocking(permit, move || {
+        let text = engine.restore(&principal.tenant, &body.session, &body.text)?;
+        Ok(serde_json::to_vec(&Restored { text }).unwrap_or_default())
     })
     .await?;
-    Ok(json_response(StatusCode::OK, bytes))
+    Ok(json_response(StatusCode::OK, restored.map_err(|e: VaultError| ApiError::from(&e))?))
 }
 
 pub async fn healthz() -> Response {
@@ -260,16 +275,33 @@ pub async fn openapi() -> Response {
 struct PacksView<'a> {
     fingerprint: &'a str,
     rules: usize,
-    packs: &'a [PackInfo],
+    packs: Vec<PackView<'a>>,
     warnings: usize,
     classifier: Option<String>,
+}
+
+/// One pack as the API shows it: the source is a file name, never a server path.
+#[derive(Serialize)]
+struct PackView<'a> {
+    id: &'a str,
+    version: &'a str,
+    description: &'a str,
+    source: &'a str,
+    rules: usize,
+}
+
+impl<'a> From<&'a PackInfo> for PackView<'a> {
+    fn from(p: &'a PackInfo) -> PackView<'a> {
+        let source = std::path::Path::new(&p.source).file_name().and_then(|n| n.to_str()).unwrap_or("pack");
+        PackView { id: &p.id, version: &p.version, description: &p.description, source, rules: p.rules }
+    }
 }
 
 fn packs_view<'a>(state: &AppState, packs: &'a CompiledPacks) -> PacksView<'a> {
     PacksView {
         fingerprint: &packs.fingerprint,
         rules: packs.rules.len(),
-        packs: &packs.packs,
+        packs: packs.packs.iter().map(PackView::from).collect(),
         warnings: packs.warnings.len(),
         classifier: model_id(state),
     }

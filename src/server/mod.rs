@@ -22,6 +22,7 @@
 //! async workers only move bytes, so `/healthz` answers while every permit is busy.
 
 pub mod auth;
+mod conn;
 pub mod error;
 mod handlers;
 pub mod metrics;
@@ -38,7 +39,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
-use axum::serve::ListenerExt as _;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -232,7 +232,10 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serve `state` on `listener` (HTTPS when the state has TLS) until `shutdown` resolves, then stop
-/// accepting and wait for in-flight requests to finish.
+/// accepting, let in-flight requests finish and close idle connections; connections still open
+/// after `limits.shutdown_grace` are closed. At most `limits.max_connections` are open at once
+/// (more are closed on accept, before auth); a request head must arrive within
+/// `limits.header_timeout`, which also bounds the idle time of keep-alive connections.
 ///
 /// Refuses a non-loopback listener when no API keys are configured.
 pub async fn serve<F>(listener: TcpListener, state: AppState, shutdown: F) -> Result<(), ServeError>
@@ -242,16 +245,16 @@ where
     let addr = listener.local_addr()?;
     check_exposure(addr, state.auth().enabled())?;
     let app = router(state.clone());
-    match state.0.tls.clone() {
-        Some(config) => axum::serve(tls::TlsListener::new(listener, config)?, app).with_graceful_shutdown(shutdown).await?,
-        None => {
-            let listener = listener.tap_io(|stream| {
-                // Small JSON replies on keep-alive connections must not wait for Nagle.
-                let _ = stream.set_nodelay(true);
-            });
-            axum::serve(listener, app).with_graceful_shutdown(shutdown).await?
-        }
-    }
+    let l = state.limits();
+    let limits = conn::ConnLimits {
+        header_timeout: l.header_timeout,
+        max_connections: l.max_connections,
+        shutdown_grace: l.shutdown_grace,
+        handshake_timeout: tls::HANDSHAKE_TIMEOUT.min(l.header_timeout.max(Duration::from_secs(1))),
+    };
+    let counter = state.clone();
+    let on_refused = move || counter.metrics().record_rejection("too_many_connections");
+    conn::serve(listener, state.0.tls.clone(), app, limits, on_refused, shutdown).await?;
     Ok(())
 }
 

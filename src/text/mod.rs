@@ -1,5 +1,7 @@
 //! The text being scanned: the original, its normalized view and the map between them.
 
+use crate::budget::Budget;
+
 pub mod decode;
 pub mod normalize;
 
@@ -12,11 +14,18 @@ pub struct ScanText<'a> {
     pub original: &'a str,
     /// The normalized view (see [`normalize`]).
     pub normalized: Normalized,
+    /// When detectors must stop (see [`crate::budget`]).
+    pub budget: Budget,
 }
 
 impl<'a> ScanText<'a> {
     /// Build the views of `original`.
     pub fn new(original: &'a str) -> ScanText<'a> {
-        ScanText { original, normalized: normalize(original) }
+        ScanText::with_budget(original, Budget::UNLIMITED)
+    }
+
+    /// Build the views of `original` for a scan that must stop when `budget` is spent.
+    pub fn with_budget(original: &'a str, budget: Budget) -> ScanText<'a> {
+        ScanText { original, normalized: normalize::normalize_within(original, budget), budget }
     }
 }

@@ -6,6 +6,7 @@
 //! folded to Latin, and every whitespace run collapsed to one space. Keywords are normalized
 //! with the same function, so a pack author writes `über` or `uber` alike.
 
+use crate::budget::Budget;
 use crate::span::Span;
 
 /// Normalized text plus the offset map back to the original.
@@ -79,6 +80,16 @@ impl OffsetMap {
 
 /// Normalize `original` for keyword matching.
 pub fn normalize(original: &str) -> Normalized {
+    normalize_within(original, Budget::UNLIMITED)
+}
+
+/// Bytes normalized between two budget checks.
+const BUDGET_STEP: usize = 64 << 10;
+
+/// [`normalize`] that stops early (returning a truncated view) once `budget` is spent; the
+/// caller checks the budget and discards the scan.
+pub fn normalize_within(original: &str, budget: Budget) -> Normalized {
+    let mut next_check = BUDGET_STEP;
     let mut out = String::with_capacity(original.len());
     let mut map = OffsetMap::default();
     let mut space_run: Option<(usize, usize)> = None; // (orig start, orig end)
@@ -87,13 +98,19 @@ pub fn normalize(original: &str) -> Normalized {
     let bytes = original.as_bytes();
     let mut pos = 0;
     while pos < bytes.len() {
+        if pos >= next_check {
+            if budget.spent() {
+                break;
+            }
+            next_check = pos + BUDGET_STEP;
+        }
         // ASCII fast path: a run of printable non-space ASCII is copied lower-cased, one anchor.
         let b = bytes[pos];
         if b.is_ascii_graphic() {
             if let Some((start, end)) = space_run.take() {
                 push_space(&mut out, &mut map, start, end);
             }
-            let run_end = ascii_run_end(bytes, pos);
+            let run_end = ascii_run_end(&bytes[..bytes.len().min(pos + BUDGET_STEP)], pos);
             map.linear(out.len(), pos);
             out.extend(original[pos..run_end].chars().map(|c| c.to_ascii_lowercase()));
             pos = run_end;

@@ -80,7 +80,16 @@ pub struct TestServer {
 
 /// Limits small enough to exercise in tests.
 pub fn test_limits() -> Limits {
-    Limits { max_body_bytes: 64 << 10, max_text_bytes: 16 << 10, timeout: Duration::from_secs(10), max_concurrency: 8, max_batch_items: 4 }
+    Limits {
+        max_body_bytes: 64 << 10,
+        max_text_bytes: 16 << 10,
+        timeout: Duration::from_secs(10),
+        max_concurrency: 8,
+        max_batch_items: 4,
+        header_timeout: Duration::from_secs(10),
+        max_connections: 64,
+        shutdown_grace: Duration::from_secs(5),
+    }
 }
 
 /// Options with test limits, no keys, no TLS.
@@ -91,19 +100,38 @@ pub fn options() -> ServerOptions {
 impl TestServer {
     /// Start with the test pack only.
     pub async fn start(options: ServerOptions) -> TestServer {
+        TestServer::start_tuned(options, |_| ()).await
+    }
+
+    /// Start with the test pack and an engine config adjusted by `tune` (vault limits, ...).
+    pub async fn start_tuned(options: ServerOptions, tune: impl FnOnce(&mut EngineConfig)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let packs_dir = dir.path().join("packs");
         std::fs::create_dir(&packs_dir).unwrap();
         std::fs::write(packs_dir.join("test.toml"), TEST_PACK).unwrap();
         let policies = Config::parse(Path::new("test.toml"), POLICIES).unwrap().policies;
-        let engine = Engine::new(EngineConfig {
+        let mut config = EngineConfig {
             extra_packs: vec![packs_dir.clone()],
             no_builtin_packs: true,
             policies,
             hash_key: Some(b"test-key".to_vec()),
             ..EngineConfig::default()
-        })
-        .unwrap();
+        };
+        tune(&mut config);
+        let engine = Engine::new(config).unwrap();
+        TestServer::start_with(dir, packs_dir, engine, options).await
+    }
+
+    /// Start with the shipped packs (for the scans that need real rules: costs, budgets).
+    pub async fn start_builtin(options: ServerOptions) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let packs_dir = dir.path().join("packs");
+        std::fs::create_dir(&packs_dir).unwrap();
+        let engine = Engine::new(EngineConfig { hash_key: Some(b"test-key".to_vec()), ..EngineConfig::default() }).unwrap();
+        TestServer::start_with(dir, packs_dir, engine, options).await
+    }
+
+    async fn start_with(dir: tempfile::TempDir, packs_dir: PathBuf, engine: Engine, options: ServerOptions) -> TestServer {
         let state = AppState::new(Arc::new(engine), options).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -23,6 +23,9 @@ use super::super::document::Replacement;
 use super::super::pipeline::{FileInfo, Item, Outcome, RecordRef};
 use super::super::BatchError;
 
+/// Longest tail after the last record that a record file's copy keeps (its final line breaks).
+const TAIL_MAX: u64 = 64;
+
 /// Masked copies being written.
 #[derive(Default)]
 pub(crate) struct Mirror {
@@ -35,6 +38,9 @@ struct FileState {
     /// Records received ahead of `next`.
     pending: BTreeMap<u64, Edit>,
     next: u64,
+    /// End of the last record read: the copy stops there (bytes appended after the reader
+    /// reached the end were never scanned).
+    scanned_end: u64,
     /// Set by the file's end marker: record count and whether the file was read to its end.
     expected: Option<(u64, bool)>,
     copy: Option<Copier>,
@@ -62,6 +68,9 @@ impl Mirror {
                 Some(r) => record_bytes(r),
                 None => return Ok(()),
             },
+            Outcome::Scanned { scan, scanned: Some(bytes), .. } if item.doc.record.is_none() => {
+                return copy_scanned(mirror, bytes, &scan.replacements);
+            }
             Outcome::Scanned { scan, .. } => Edit::Replace(scan.replacements.clone()),
             // A resumed document keeps the copy of the run that scanned it.
             Outcome::Resumed(_) => return Ok(()),
@@ -76,6 +85,7 @@ impl Mirror {
             return copy_whole(file, mirror, &replacements);
         };
         let state = self.state(file);
+        state.scanned_end = state.scanned_end.max(record.offset + record.len);
         state.pending.insert(record.index, edit);
         self.advance(file.id)
     }
@@ -103,6 +113,7 @@ impl Mirror {
             file: file.clone(),
             pending: BTreeMap::new(),
             next: 0,
+            scanned_end: 0,
             expected: None,
             copy: None,
         })
@@ -152,7 +163,7 @@ impl FileState {
         self.copier()?;
         let copy = self.copy.take().expect("just opened");
         let path = copy.path.clone();
-        copy.finish().map_err(|source| BatchError::Output { path, source })
+        copy.finish_at(self.scanned_end).map_err(|source| BatchError::Output { path, source })
     }
 }
 
@@ -163,9 +174,17 @@ fn copy_whole(file: &FileInfo, mirror: &Path, replacements: &[Replacement]) -> R
     copy.replace_all(replacements).and_then(|()| copy.finish()).map_err(|source| BatchError::Output { path, source })
 }
 
-/// Streams a source file into its copy.
+/// Copy a whole file from the bytes that were scanned (issue 10: a second read of a file being
+/// appended to put 59 unmasked keys and e-mails into its "masked" copy).
+fn copy_scanned(mirror: &Path, scanned: &[u8], replacements: &[Replacement]) -> Result<(), BatchError> {
+    let mut copy = Copier::create(Box::new(io::Cursor::new(scanned.to_vec())), mirror)?;
+    let path = copy.path.clone();
+    copy.replace_all(replacements).and_then(|()| copy.finish()).map_err(|source| BatchError::Output { path, source })
+}
+
+/// Streams a source (the file, or the bytes scanned from it) into its copy.
 struct Copier {
-    src: BufReader<File>,
+    src: BufReader<Box<dyn Read>>,
     out: BufWriter<File>,
     /// Source bytes consumed so far.
     pos: u64,
@@ -179,6 +198,14 @@ impl Copier {
             std::fs::create_dir_all(parent).map_err(|e| failed(parent, e))?;
         }
         let src = File::open(source).map_err(|e| failed(source, e))?;
+        Copier::create(Box::new(src), mirror)
+    }
+
+    fn create(src: Box<dyn Read>, mirror: &Path) -> Result<Copier, BatchError> {
+        let failed = |path: &Path, source| BatchError::Output { path: path.to_path_buf(), source };
+        if let Some(parent) = mirror.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| failed(parent, e))?;
+        }
         let out = File::create(mirror).map_err(|e| failed(mirror, e))?;
         Ok(Copier { src: BufReader::new(src), out: BufWriter::new(out), pos: 0, path: mirror.to_path_buf() })
     }
@@ -204,8 +231,80 @@ impl Copier {
         Ok(())
     }
 
+    /// Copy up to `end`, then the line breaks that follow it (at most [`TAIL_MAX`] bytes of
+    /// whitespace) and nothing more: what comes after was appended once the records had been
+    /// read, and was never scanned.
+    fn finish_at(mut self, end: u64) -> io::Result<()> {
+        self.copy_to(end)?;
+        let mut rest = Vec::new();
+        (&mut self.src).take(TAIL_MAX).read_to_end(&mut rest)?;
+        let breaks = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        self.out.write_all(&rest[..breaks])?;
+        self.out.flush()
+    }
+
     fn finish(mut self) -> io::Result<()> {
         io::copy(&mut self.src, &mut self.out)?;
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::document::DocScan;
+    use crate::batch::extract::Format;
+    use crate::batch::pipeline::DocRef;
+    use crate::policy::CategoryScores;
+    use crate::report::Categories;
+
+    fn scanned(replacements: Vec<Replacement>, scanned: Option<Vec<u8>>) -> Outcome {
+        let scan = DocScan {
+            chunks: 1,
+            decision: Decision::Mask,
+            would_block: false,
+            score: 0.9,
+            categories: Categories::from(&CategoryScores::default()),
+            findings: Vec::new(),
+            blocked_chunks: Vec::new(),
+            classified: 0,
+            replacements,
+        };
+        Outcome::Scanned { sha256: [0; 32], bytes: 0, scan, scanned, lossy: None }
+    }
+
+    fn file(path: &Path, mirror: &Path, format: Format) -> Arc<FileInfo> {
+        Arc::new(FileInfo { id: 1, path: path.into(), display: "f".into(), format, mirror: Some(mirror.into()) })
+    }
+
+    /// Issue 10: `--masked-dir` re-read the source, so a file appended to during the scan had
+    /// its new, never-scanned lines copied in clear.
+    #[test]
+    fn a_whole_file_copy_is_made_from_the_scanned_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("a.txt"), dir.path().join("masked/a.txt"));
+        let as_scanned = b"mail bob@example.com\n".to_vec();
+        std::fs::write(&src, b"mail bob@example.com\nkey AKIAVQJXXVBOTHD2WTFL appended later\n").unwrap();
+        let at = Replacement { start: 5, end: 20, text: "[EMAIL]".into() };
+        let item =
+            Item { doc: DocRef { file: file(&src, &dst, Format::Text), record: None }, outcome: scanned(vec![at], Some(as_scanned)) };
+        Mirror::default().item(&item).unwrap();
+        assert_eq!(std::fs::read_to_string(&dst).unwrap(), "mail [EMAIL]\n");
+    }
+
+    /// The same for a record file: lines appended after the last record was read stay out.
+    #[test]
+    fn a_record_file_copy_stops_after_the_last_record_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, dst) = (dir.path().join("a.jsonl"), dir.path().join("masked/a.jsonl"));
+        let line = "{\"t\":\"bob@example.com\"}\n";
+        std::fs::write(&src, format!("{line}{{\"t\":\"AKIAVQJXXVBOTHD2WTFL\"}}\n")).unwrap();
+        let f = file(&src, &dst, Format::Jsonl);
+        let record = RecordRef { index: 0, line: 1, offset: 0, len: line.len() as u64 - 1 };
+        let at = Replacement { start: 6, end: 21, text: "[EMAIL]".into() };
+        let mut mirror = Mirror::default();
+        mirror.item(&Item { doc: DocRef { file: f.clone(), record: Some(record) }, outcome: scanned(vec![at], None) }).unwrap();
+        mirror.file_end(&f, 1, true).unwrap();
+        assert_eq!(std::fs::read_to_string(&dst).unwrap(), "{\"t\":\"[EMAIL]\"}\n");
     }
 }

@@ -179,10 +179,11 @@ impl<'p, 'e> Writer<'p, 'e> {
         let doc = &item.doc;
         let (path, line, record) = (doc.file.display.as_str(), doc.record.map(|r| r.line), doc.record.map(|r| r.index));
         match &item.outcome {
-            Outcome::Scanned { sha256, bytes, scan } => {
+            Outcome::Scanned { sha256, bytes, scan, lossy, .. } => {
                 if let Some(report) = &mut self.report {
                     report.line(&DocLine {
                         path,
+                        path_hex: report::path_hex(&doc.file.path),
                         line,
                         record,
                         format: doc.file.format,
@@ -195,6 +196,7 @@ impl<'p, 'e> Writer<'p, 'e> {
                         blocked_chunks: &scan.blocked_chunks,
                         would_block: scan.would_block,
                         classified: scan.classified,
+                        lossy: lossy.as_ref(),
                         sha256: &hex::encode(sha256),
                         packs: &self.plan.packs.fingerprint,
                     })?;
@@ -203,9 +205,9 @@ impl<'p, 'e> Writer<'p, 'e> {
                     let offset = doc.record.map(|r| r.offset);
                     sarif.document(&doc.file, offset, &scan.findings).map_err(|source| BatchError::Output { path: out.clone(), source })?;
                 }
-                self.quarantine(path, line, scan.decision)?;
+                self.quarantine(&doc.file.path, path, line, scan.decision)?;
             }
-            Outcome::Resumed(decision) => self.quarantine(path, line, *decision)?,
+            Outcome::Resumed(decision) => self.quarantine(&doc.file.path, path, line, *decision)?,
             Outcome::Skipped { reason, sha256 } => {
                 let text = reason.to_string();
                 if let Some(report) = &mut self.report {
@@ -213,6 +215,7 @@ impl<'p, 'e> Writer<'p, 'e> {
                     let packs = sha256.is_some().then_some(self.plan.packs.fingerprint.as_str());
                     report.line(&SkipLine {
                         path,
+                        path_hex: report::path_hex(&doc.file.path),
                         line,
                         record,
                         skipped: reason.code(),
@@ -232,16 +235,25 @@ impl<'p, 'e> Writer<'p, 'e> {
         }
     }
 
-    /// Blocked documents go to the quarantine list: the path, or `path:line` for a record.
-    fn quarantine(&mut self, path: &str, line: Option<u64>, decision: Decision) -> Result<(), BatchError> {
+    /// Blocked documents go to the quarantine list, one JSON object per line: `path` (JSON
+    /// escaped, so a newline in a file name cannot start a line an attacker chooses), `line` for
+    /// a record, and `path_hex` (the raw bytes) when the name is not UTF-8.
+    fn quarantine(&mut self, raw: &Path, path: &str, line: Option<u64>, decision: Decision) -> Result<(), BatchError> {
+        #[derive(serde::Serialize)]
+        struct Entry<'a> {
+            path: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            line: Option<u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            path_hex: Option<String>,
+        }
         let Some(q) = &mut self.quarantine else { return Ok(()) };
         if decision != Decision::Block {
             return Ok(());
         }
-        match line {
-            Some(line) => q.text(&format!("{path}:{line}\n")),
-            None => q.text(&format!("{path}\n")),
-        }
+        let mut entry = serde_json::to_string(&Entry { path, line, path_hex: report::path_hex(raw) }).unwrap_or_default();
+        entry.push('\n');
+        q.text(&entry)
     }
 
     fn progress(&mut self, totals: &Totals, started: Instant, done: bool, on_progress: &dyn Fn(Progress)) {

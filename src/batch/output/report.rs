@@ -9,6 +9,7 @@ use crate::policy::{Category, Decision};
 use crate::report::Categories;
 
 use super::super::extract::Format;
+use super::super::skip::Lossy;
 
 /// One finding of a document. Offsets are into the document's source: the file for a
 /// whole-file document (HTML: the markup, JSON: the raw file), the record's line(s) for a
@@ -39,10 +40,20 @@ pub(crate) struct DocFinding {
     pub via: Via,
 }
 
+/// The raw bytes of a path that is not valid UTF-8, hex-encoded (its `path` is then written
+/// lossily, and two such names could read the same).
+pub(crate) fn path_hex(path: &std::path::Path) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt as _;
+    path.to_str().is_none().then(|| hex::encode(path.as_os_str().as_bytes()))
+}
+
 /// The report line of a scanned document.
 #[derive(Debug, Serialize)]
 pub(crate) struct DocLine<'a> {
     pub path: &'a str,
+    /// The path's raw bytes, hex-encoded, when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
     /// JSON Lines / CSV: 1-based line where the record starts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
@@ -63,6 +74,9 @@ pub(crate) struct DocLine<'a> {
     pub would_block: bool,
     /// Chunks the intent classifier scored.
     pub classified: usize,
+    /// Scanned although not clean text: `{"code": "binary" | "not_utf8", "reason": ...}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lossy: Option<&'a Lossy>,
     /// SHA-256 of the document's source bytes (the file, or the record).
     pub sha256: &'a str,
     /// Fingerprint of the rule packs that produced this line.
@@ -73,12 +87,15 @@ pub(crate) struct DocLine<'a> {
 #[derive(Debug, Serialize)]
 pub(crate) struct SkipLine<'a> {
     pub path: &'a str,
+    /// The path's raw bytes, hex-encoded, when it is not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<u64>,
-    /// A stable code: unreadable, binary, not_utf8, too_large, not_a_file, no_text,
-    /// malformed, walk_error, scan_failed.
+    /// A stable code: unreadable, too_large, not_a_file, no_text, malformed, walk_error,
+    /// scan_failed. (Binary and non-UTF-8 documents are scanned, with `lossy` on their line.)
     pub skipped: &'a str,
     pub reason: &'a str,
     /// SHA-256 of the source bytes, when they were read (records): lets `--resume` tell an

@@ -48,10 +48,17 @@ pub struct BatchSummary {
     /// Skipped files and records (the first 1000; all are in the report).
     pub skipped_files: Vec<SkippedDoc>,
     pub skipped_by_reason: BTreeMap<String, u64>,
+    /// Documents scanned although not clean text (a NUL byte, invalid UTF-8), by code.
+    pub lossy_by_reason: BTreeMap<String, u64>,
+    /// Those documents (the first 1000; every one is flagged in the report).
+    pub lossy_files: Vec<SkippedDoc>,
     pub classify: ClassifySummary,
     pub threads: usize,
     /// Fingerprint of the rule packs used.
     pub packs: String,
+    /// The run was stopped (SIGINT/SIGTERM) before the walk ended: what was written is
+    /// complete and `--resume` continues from it.
+    pub interrupted: bool,
 }
 
 impl BatchSummary {
@@ -135,9 +142,12 @@ impl SummaryBuilder {
             blocked_total: 0,
             skipped_files: Vec::new(),
             skipped_by_reason: BTreeMap::new(),
+            lossy_by_reason: BTreeMap::new(),
+            lossy_files: Vec::new(),
             classify: ClassifySummary { policy: policy.to_string(), classifier_loaded, chunks_classified: 0 },
             threads,
             packs,
+            interrupted: false,
         };
         SummaryBuilder { s, written: 0, written_bytes: 0 }
     }
@@ -155,7 +165,14 @@ impl SummaryBuilder {
         self.written += 1;
         self.written_bytes += cost;
         match &item.outcome {
-            Outcome::Scanned { bytes, scan, .. } => {
+            Outcome::Scanned { bytes, scan, lossy, .. } => {
+                if let Some(l) = lossy {
+                    *self.s.lossy_by_reason.entry(l.code.to_string()).or_default() += 1;
+                    if self.s.lossy_files.len() < LIST_CAP {
+                        let (path, line) = location(&item.doc);
+                        self.s.lossy_files.push(SkippedDoc { path, line, code: l.code.into(), reason: l.reason.clone() });
+                    }
+                }
                 self.s.documents += 1;
                 self.s.bytes += bytes;
                 self.s.chunks += scan.chunks as u64;

@@ -69,7 +69,8 @@ pub struct CorpusArgs {
     /// Which chunks the intent classifier sees: all, flagged, none, or budget=N per document.
     #[arg(long, value_name = "POLICY", default_value = "flagged", value_parser = parse_classify)]
     classify: ClassifyPolicy,
-    /// Also scan hidden files and folders.
+    /// Also walk version-control folders (.git, .hg, .svn). Other hidden files and folders
+    /// (.env, .aws/credentials, .config/...) are always scanned.
     #[arg(long)]
     hidden: bool,
     /// Ignore .gitignore, .ignore and git exclude files.
@@ -126,6 +127,7 @@ pub fn run(
     policy: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let options = options(paths, args, direction, policy)?;
+    stop_on_signals(options.stop.clone());
     let bar = progress_bar();
     let on_progress = |p: Progress| {
         if let Some(bar) = &bar {
@@ -138,7 +140,36 @@ pub fn run(
     }
     let summary = summary?;
     print_summary(args, &summary)?;
-    Ok(if summary.any_blocked() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(match (summary.interrupted, summary.any_blocked()) {
+        // 128 + SIGINT, as shells report an interrupted command.
+        (true, _) => ExitCode::from(130),
+        (false, true) => ExitCode::from(1),
+        (false, false) => ExitCode::SUCCESS,
+    })
+}
+
+/// On the first SIGINT or SIGTERM, ask the run to stop cleanly (documents in flight are
+/// finished, outputs flushed); on a second one, exit at once.
+fn stop_on_signals(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_io().build() else { return };
+    std::thread::spawn(move || {
+        runtime.block_on(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else { return };
+            for round in 0..2 {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+                if round == 0 {
+                    eprintln!("interrupted: finishing the documents in flight and flushing the outputs (again to quit at once)");
+                    stop.store(true, std::sync::atomic::Ordering::Release);
+                } else {
+                    std::process::exit(130);
+                }
+            }
+        });
+    });
 }
 
 /// Flags → library options, with stdout given to exactly one output.
@@ -176,6 +207,7 @@ fn options(paths: &[PathBuf], args: &CorpusArgs, direction: Option<Direction>, p
         quarantine: args.quarantine.clone(),
         masked_dir: args.masked_dir.clone(),
         estimate_totals: false,
+        stop: Default::default(),
     })
 }
 
