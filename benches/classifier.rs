@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use picket::classify::{Classifier, ClassifierOptions};
 use picket::{Direction, Engine, EngineConfig, ScanRequest};
 
-/// Text of about `tokens` WordPiece tokens (common English words are one token each).
+/// Text of `tokens` tokens, special tokens included, under both the WordPiece (v1) and the
+/// SentencePiece (v2) vocabulary: each of these words is one token in both.
 fn text_of(tokens: usize) -> String {
-    let words = ["the", "report", "covers", "revenue", "and", "hiring", "in", "the", "new", "office", "this", "quarter"];
+    let words = ["the", "and", "in", "new", "this", "of", "to", "is", "for", "on", "with", "we"];
     (0..tokens.saturating_sub(2)).map(|i| words[i % words.len()]).collect::<Vec<_>>().join(" ")
 }
 

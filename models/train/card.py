@@ -14,6 +14,26 @@ OUT = os.path.join(HERE, "..", "picket-intent", "README.md")
 WEAK = os.path.join(HERE, "data", "weak_spots.md")
 
 
+NAMES = {"Arabic": "ar", "Bengali": "bn", "Chinese": "zh", "Filipino/Tagalog": "tl", "Hindi": "hi", "Indonesian": "id",
+         "Italian": "it", "Japanese": "ja", "Korean": "ko", "Portuguese": "pt", "Russian": "ru", "Thai": "th",
+         "Turkish": "tr", "Vietnamese": "vi", "German": "de", "French": "fr", "Spanish": "es", "English": "en"}
+
+
+def merge_languages(by_lang):
+    """CyberSecEval names languages in English ("Arabic"); fold them into ISO codes."""
+    out = {}
+    for lang, v in by_lang.items():
+        code = NAMES.get(lang, lang)
+        o = out.setdefault(code, {"benign_n": 0, "benign_hits": 0.0, "attack_n": 0, "attack_hits": 0.0})
+        o["benign_n"] += v["benign_n"]
+        o["benign_hits"] += (v["benign_blocked"] or 0) * v["benign_n"]
+        o["attack_n"] += v["attack_n"]
+        o["attack_hits"] += (v["recall"] or 0) * v["attack_n"]
+    return {l: {"benign_n": o["benign_n"], "benign_blocked": o["benign_hits"] / o["benign_n"] if o["benign_n"] else None,
+                "attack_n": o["attack_n"], "recall": o["attack_hits"] / o["attack_n"] if o["attack_n"] else None}
+            for l, o in sorted(out.items())}
+
+
 def pct(x):
     return "–" if x is None else f"{100 * x:.1f} %"
 
@@ -76,12 +96,15 @@ def main():
     s.append("\n## Per language (test split)\n")
     s.append(table(["lang", "benign texts", "benign blocked", "attack texts", "recall"],
                    [[l, v["benign_n"], pct(v["benign_blocked"]), v["attack_n"], pct(v["recall"])]
-                    for l, v in rep["test_by_language"].items() if v["benign_n"] + v["attack_n"] >= 20]))
-    if "loso" in rep:
+                    for l, v in merge_languages(rep["test_by_language"]).items() if v["benign_n"] + v["attack_n"] >= 20]))
+    loso_path = os.path.join(WORK, "head_loso.json")
+    if os.path.exists(loso_path):
+        lo = json.load(open(loso_path))
         s.append("\n## Leave-one-source-out (the head retrained without the family; threshold from the remaining validation rows)\n")
-        lo = {k: v for k, v in rep["loso"].items() if not k.startswith("_")}
         s.append(table(["held-out family", "texts", "blocked"], [[k, v["n"], pct(v["flagged"])] for k, v in lo.items()]))
-        s.append(f"\nAll held-out attack families together: recall {pct(rep['loso']['_pooled_attack_recall'])}.\n")
+        att = [v for k, v in lo.items() if k.endswith("/attack")]
+        pooled = sum(v["hits"] for v in att) / max(1, sum(v["n"] for v in att))
+        s.append(f"\nAll held-out attack families together: recall {pct(pooled)}.\n")
     s.append("\n## Per family (test split)\n")
     s.append(table(["family", "texts", "blocked"], [[k, v["n"], pct(v["flagged"])] for k, v in rep["test_by_family"].items()]))
     eng = os.path.join(WORK, "engine_eval.txt")

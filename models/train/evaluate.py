@@ -82,26 +82,32 @@ def evaluate(data, layers, temperature, threshold):
     return rep
 
 
-def loso(data, kind):
-    fams = sorted({(r["family"], is_attack(r)) for r in data.rows
-                   if r["label"] in LABELS and r["part"] != "eval"})
-    out, pooled = {}, []
-    for fam, attack in fams:
-        n = sum(1 for r in data.rows if r["family"] == fam and r["label"] in LABELS)
-        if n < 30:
+def loso(data, kind, out_path):
+    """Attack families first, then benign families by size; each result is written to
+    `out_path` as soon as it is known (the whole table takes about a minute per family)."""
+    fams = collections.Counter((r["family"], is_attack(r)) for r in data.rows
+                               if r["label"] in LABELS and r["part"] != "eval")
+    order = sorted((f for f, n in fams.items() if n >= 30), key=lambda f: (not f[1], -fams[f]))
+    done = json.load(open(out_path)) if os.path.exists(out_path) else {}
+    for fam, attack in order:
+        key = f"{fam}/{'attack' if attack else 'benign'}"
+        if key in done:
             continue
         t0 = time.time()
         layers, t, thr = fit_all(data, kind, exclude_family=fam)
         idx = data.select(lambda r: r["family"] == fam and r["label"] in LABELS and is_attack(r) == attack)
         s, _ = text_scores(data, idx, layers, t)
         flagged = s >= thr
-        out[f"{fam}/{'attack' if attack else 'benign'}"] = {"n": len(idx), "flagged": float(flagged.mean()),
-                                                           "threshold": thr}
-        if attack:
-            pooled += list(flagged)
+        done[key] = {"n": len(idx), "flagged": float(flagged.mean()), "threshold": thr, "hits": int(flagged.sum())}
+        with open(out_path, "w") as fh:
+            json.dump(done, fh, indent=1)
         print(f"  LOSO {fam:32s} {'attack' if attack else 'benign'} n={len(idx):5d} flagged={flagged.mean():.3f} ({time.time() - t0:.0f}s)", flush=True)
-    out["_pooled_attack_recall"] = float(np.mean(pooled)) if pooled else None
-    return out
+    return done
+
+
+def pooled_attack_recall(loso_table):
+    rows = [v for k, v in loso_table.items() if k.endswith("/attack")]
+    return sum(v["hits"] for v in rows) / max(1, sum(v["n"] for v in rows))
 
 
 def main():
@@ -124,11 +130,11 @@ def main():
     bl = {l: v for l, v in rep["test_by_language"].items() if v["benign_n"] >= 100}
     print("languages over 2% benign blocked:", {l: round(v["benign_blocked"], 3) for l, v in bl.items() if v["benign_blocked"] > 0.02})
     print("attack recall by language:", {l: round(v["recall"], 3) for l, v in rep["test_by_language"].items() if v["recall"] is not None})
-    if args.loso:
-        rep["loso"] = loso(data, kind)
-        print("LOSO pooled attack recall", rep["loso"]["_pooled_attack_recall"])
     with open(os.path.join(WORK, f"{args.head}_report.json"), "w") as fh:
         json.dump(rep, fh, indent=1, ensure_ascii=False)
+    if args.loso:
+        table = loso(data, kind, os.path.join(WORK, f"{args.head}_loso.json"))
+        print("LOSO pooled attack recall", pooled_attack_recall(table))
 
 
 if __name__ == "__main__":
