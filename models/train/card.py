@@ -116,6 +116,11 @@ def main():
              "MultiJail `harmful` rows are not trained on.\n")
     with open(OUT, "w") as fh:
         fh.write("\n".join(s))
+    metrics = {"export": exp, "evaluation": rep}
+    if os.path.exists(loso_path):
+        metrics["leave_one_source_out"] = json.load(open(loso_path))
+    with open(os.path.join(os.path.dirname(OUT), "metrics.json"), "w") as fh:
+        json.dump(metrics, fh, indent=1, ensure_ascii=False)
     print(f"wrote {OUT}")
 
 
