@@ -193,7 +193,7 @@ fn entity(src: &str, at: usize, out: &mut MapBuilder) -> Option<usize> {
             };
             char::from_u32(code).filter(|c| *c != '\0')?.encode_utf8(&mut buf)
         }
-        None => std::str::from_utf8(htmlize::ENTITIES.get(src[at..at + semi + 2].as_bytes())?).ok()?,
+        None => std::str::from_utf8(htmlize::ENTITIES.get(&src.as_bytes()[at..at + semi + 2])?).ok()?,
     };
     let len = semi + 2;
     out.replace(text, at, len);
