@@ -45,6 +45,9 @@ pub struct RegexDetector {
     alone: Vec<RegexRule>,
     set: Option<RegexSet>,
     set_rules: Vec<RegexRule>,
+    /// Per set rule: a byte every match contains (`@` for e-mail), when there is one; on a long
+    /// text a rule whose byte is absent cannot match and is not run.
+    set_required: Vec<Option<u8>>,
 }
 
 /// Texts longer than this skip the set prefilter and run every set rule alone. The set is an
@@ -81,16 +84,24 @@ impl RegexDetector {
         if set.is_none() {
             alone.append(&mut set_rules);
         }
-        Ok(RegexDetector { prefixed: PrefixedRules::build(prefixed)?, alone, set, set_rules })
+        let set_required = set_rules.iter().map(|r| required_byte(r.regex.as_str())).collect();
+        Ok(RegexDetector { prefixed: PrefixedRules::build(prefixed)?, alone, set, set_rules, set_required })
     }
 
     /// Which set rules can match `original`: the set says on a short text; on a long one,
-    /// every rule runs (see [`SET_MAX_TEXT`]).
+    /// every rule whose required byte occurs (see [`SET_MAX_TEXT`]).
     fn set_candidates(&self, set: &RegexSet, original: &str) -> Vec<usize> {
         if original.len() <= SET_MAX_TEXT {
             return set.matches(original).iter().collect();
         }
-        (0..self.set_rules.len()).collect()
+        let bytes = original.as_bytes();
+        let mut present: [Option<bool>; 256] = [None; 256];
+        (0..self.set_rules.len())
+            .filter(|&i| match self.set_required[i] {
+                Some(b) => *present[b as usize].get_or_insert_with(|| bytes.contains(&b)),
+                None => true,
+            })
+            .collect()
     }
 
     fn run_rule(rule: &RegexRule, original: &str, budget: Budget, lower_cache: &mut Option<String>, out: &mut Vec<Finding>) {
@@ -250,6 +261,41 @@ impl Detector for RegexDetector {
     }
 }
 
+/// An ASCII byte that every match of `pattern` contains, if there is one (a literal outside
+/// any optional part, e.g. the `@` of an e-mail pattern). Case-insensitive letters do not count.
+pub fn required_byte(pattern: &str) -> Option<u8> {
+    use regex_syntax::hir::{Class, Hir, HirKind};
+    fn required(h: &Hir) -> Vec<u8> {
+        match h.kind() {
+            HirKind::Literal(l) => l.0.iter().copied().filter(u8::is_ascii).collect(),
+            HirKind::Class(Class::Unicode(c)) if c.ranges().len() == 1 && c.ranges()[0].start() == c.ranges()[0].end() => {
+                let ch = c.ranges()[0].start();
+                if ch.is_ascii() {
+                    vec![ch as u8]
+                } else {
+                    Vec::new()
+                }
+            }
+            HirKind::Class(Class::Bytes(c)) if c.ranges().len() == 1 && c.ranges()[0].start() == c.ranges()[0].end() => {
+                vec![c.ranges()[0].start()]
+            }
+            HirKind::Capture(c) => required(&c.sub),
+            HirKind::Repetition(r) if r.min >= 1 => required(&r.sub),
+            HirKind::Concat(subs) => subs.iter().flat_map(required).collect(),
+            HirKind::Alternation(subs) => {
+                let mut sets = subs.iter().map(required);
+                let first = sets.next().unwrap_or_default();
+                sets.fold(first, |acc, s| acc.into_iter().filter(|b| s.contains(b)).collect())
+            }
+            _ => Vec::new(),
+        }
+    }
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    let bytes = required(&hir);
+    // Prefer a punctuation byte (rarer in text than letters and digits).
+    bytes.iter().copied().find(|b| b.is_ascii_punctuation()).or_else(|| bytes.first().copied())
+}
+
 /// The literals every match of `pattern` starts with, when there are at most 64 of them and
 /// each has at least three bytes (short or many literals would make a poor prefilter).
 pub fn prefix_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
@@ -345,6 +391,11 @@ mod tests {
         assert!(has_unbounded_broad_repetition(r"key: ([^\n]*)"));
         assert!(!has_unbounded_broad_repetition(r"password=(\S{8,64})"));
         assert!(!has_unbounded_broad_repetition(r"[a-z]+@[a-z]+"));
+        assert_eq!(required_byte(r"(?:^|[^a-z])([a-z0-9._%+-]{1,64}@[a-z0-9-]+\.[a-z]{2,})"), Some(b'@'));
+        assert_eq!(required_byte(r"[0-9]{3}-[0-9]{4}"), Some(b'-'));
+        assert_eq!(required_byte(r"[0-9]{3}(?:-|\.)[0-9]{4}"), None, "either byte may be absent");
+        assert_eq!(required_byte(r"(?i)abc[0-9]+"), None, "case-insensitive letters do not count");
+        assert_eq!(required_byte(r"(?:x@)?[0-9]+"), None, "an optional part is not required");
     }
 
     #[test]
