@@ -49,6 +49,51 @@ fn main() {
         let n = picket::text::decode::find_payloads(text, &d.decode_limits).len();
         println!("  payloads {:6.1} ({n})", t.elapsed().as_secs_f64() * 1e3 / mb);
     }
+    // The regex detector's three groups built alone (no validators or context words).
+    let patterns: Vec<&str> = packs
+        .rules
+        .iter()
+        .filter_map(|r| match &r.kind {
+            RuleKind::Regex { pattern, .. } => Some(pattern.as_str()),
+            _ => None,
+        })
+        .collect();
+    type Member = fn(&str) -> bool;
+    let groups: [(&str, Member); 3] = [
+        ("prefixed", |p| picket::detect::regex::prefix_literals(p).is_some()),
+        ("alone", |p| picket::detect::regex::prefix_literals(p).is_none() && picket::detect::regex::has_required_literal(p)),
+        ("set", |p| picket::detect::regex::prefix_literals(p).is_none() && !picket::detect::regex::has_required_literal(p)),
+    ];
+    for (name, member) in groups {
+        let rules: Vec<picket::detect::RegexRule> = patterns
+            .iter()
+            .filter(|p| member(p))
+            .enumerate()
+            .map(|(i, p)| picket::detect::RegexRule {
+                rule: i as u32,
+                score: 0.5,
+                regex: regex::RegexBuilder::new(p).size_limit(4 << 20).dfa_size_limit(8 << 20).build().expect("compiles"),
+                group: 0,
+                validator: None,
+                stopwords: vec![],
+                context: None,
+            })
+            .collect();
+        let n = rules.len();
+        let det = picket::detect::RegexDetector::build(rules, 64 << 20).expect("builds");
+        for text in [&small, &small, &large, &large] {
+            let st = picket::text::ScanText::new(text);
+            let mut out = Vec::new();
+            let t = Instant::now();
+            det.detect(&st, &mut out);
+            println!(
+                "group {name:<9} ({n:>2} rules) {:>8} B {:7.1} ms/MB ({} findings)",
+                text.len(),
+                t.elapsed().as_secs_f64() * 1e3 / (text.len() as f64 / 1e6),
+                out.len()
+            );
+        }
+    }
     let set_patterns: Vec<&str> = packs
         .rules
         .iter()
@@ -65,6 +110,18 @@ fn main() {
         println!(
             "set of {} rules: {:>8} B {:7.1} ms/MB ({n} match)",
             set_patterns.len(),
+            text.len(),
+            t.elapsed().as_secs_f64() * 1e3 / (text.len() as f64 / 1e6)
+        );
+    }
+    for text in [&small, &large] {
+        let t = Instant::now();
+        let mut n = 0;
+        for chunk in text.as_bytes().chunks(128 << 10) {
+            n += set.matches(std::str::from_utf8(chunk).unwrap_or("")).iter().count();
+        }
+        println!(
+            "set in 128 KiB chunks: {:>8} B {:7.1} ms/MB ({n})",
             text.len(),
             t.elapsed().as_secs_f64() * 1e3 / (text.len() as f64 / 1e6)
         );

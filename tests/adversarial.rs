@@ -64,18 +64,24 @@ fn a_spent_budget_stops_the_scan_and_fails_closed() {
     let engine = Engine::new(EngineConfig::default()).unwrap();
     for (name, shape) in SHAPES {
         let text = shape(4 << 20);
-        let full = scan_time(&engine, &text);
+        // Warm, best of two: a cold first run is slower and would let a later scan finish
+        // inside a budget meant to cut it.
+        let full = best_time(&engine, &text);
         // A deadline early (inside normalization) and one half-way (inside the detectors).
         let mut req = ScanRequest { classify: false, return_masked: true, ..ScanRequest::new(&text, Direction::Input) };
-        for limit in [Duration::from_millis(20), full / 2] {
+        for limit in [Duration::from_millis(20), full / 3] {
             let started = Instant::now();
             req.budget = Budget::within(limit);
             let result = engine.scan(&req);
             let took = started.elapsed();
             eprintln!("{name:24} full {full:>10.2?}  budget {limit:>10.2?} stopped after {took:>10.2?}");
             if full > Duration::from_millis(200) {
-                assert!(matches!(result, Err(ScanError::DeadlineExceeded)), "{name}: {result:?}");
-                let allowed = limit + (full / 4).max(Duration::from_millis(100));
+                assert!(matches!(result, Err(ScanError::DeadlineExceeded)), "{name}: finished inside a budget of {limit:?}");
+                // The budget is read between stages and inside loops; one regex rule's pass over
+                // the text is the longest step that cannot be cut (a debug build on a loaded
+                // machine makes it look long), so the half-way deadline gets more slack.
+                let slack = if limit < Duration::from_millis(100) { full / 4 } else { full / 2 };
+                let allowed = limit + slack.max(Duration::from_millis(100));
                 assert!(took < allowed, "{name}: budget {limit:?} stopped after {took:?} (full scan {full:?})");
             }
         }
