@@ -81,6 +81,15 @@ def main():
         ["benign blocked at the shipped threshold", pct(t["benign_blocked"])],
         ["hard negatives blocked", pct(t["hard_negative_blocked"])],
     ]))
+    b = rep["test_base"]
+    s.append("\n`../shared/data`'s own test split alone (benign.jsonl + injection_jailbreak.jsonl), model alone:\n")
+    s.append(table(["measure", "value"], [
+        ["attack texts / benign texts", f"{b['n_attack']} / {b['n_benign']}"],
+        ["recall at 1 % FPR", f"{b['recall_at_1pct_fpr']:.3f}"],
+        ["recall at the shipped threshold", f"{b['recall']:.3f}"],
+        ["benign blocked at the shipped threshold", pct(b["benign_blocked"])],
+        ["hard negatives blocked", pct(b["hard_negative_blocked"])],
+    ]))
     s.append("\n## Never trained on\n")
     rows = []
     for fam, what in (("everyday", "hand-written everyday messages (models/train/data/everyday.jsonl)"),

@@ -109,7 +109,10 @@ def check(path, head_name):
     z = np.load(os.path.join(WORK, f"{head_name}.npz"))
     layers = [(z[f"W{i}"], z[f"b{i}"]) for i in range(int(z["n_layers"]))]
     data = Data([int(x) for x in z["layers"]])
-    idx = list(range(0, len(data.rows), max(1, len(data.rows) // 300)))
+    # rows with runtime-exact features (validation, test, evaluation sets), so the comparison is
+    # exact: training rows were encoded in mixed batches (see embed.encode_exact)
+    exact = [i for i, r in enumerate(data.rows) if r["part"] != "train"]
+    idx = exact[::max(1, len(exact) // 300)]
     ref, _ = text_scores(data, idx, layers, float(z["temperature"]))
     tok = load_tokenizer(os.path.join(WORK, "tokenizer.json"))
     so = ort.SessionOptions()
@@ -119,8 +122,11 @@ def check(path, head_name):
     for i in idx:
         ids = tok.encode(data.rows[i]["text"], add_special_tokens=False).ids
         wins = runtime_windows(ids, BOS, EOS, MAX_TOKENS, STRIDE)
-        a, m = pad_batch(wins, PAD)
-        lg = sess.run(["logits"], {"input_ids": a, "attention_mask": m})[0]
+        lg = []
+        for b in range(0, len(wins), 16):  # the runtime's batches: one text, at most 16 windows
+            a, m = pad_batch(wins[b:b + 16], PAD)
+            lg.append(sess.run(["logits"], {"input_ids": a, "attention_mask": m})[0])
+        lg = np.concatenate(lg)
         p = np.exp(lg - lg.max(1, keepdims=True))
         p /= p.sum(1, keepdims=True)
         got.append(float((1 - p[:, 0]).max()))

@@ -80,6 +80,9 @@ pub struct Outcome {
     pub report: ClassifierReport,
 }
 
+/// Each scored window's byte span and label probabilities.
+pub type WindowScores = Vec<(crate::span::Span, Vec<f32>)>;
+
 /// A loaded model with its inference threads.
 pub struct Classifier {
     config: ModelConfig,
@@ -158,7 +161,7 @@ impl Classifier {
 
     /// Label probabilities of each scored window of `text`, with the windows' spans, and the
     /// number of windows the whole text has (more than scored when the budget was reached).
-    pub fn window_scores(&self, text: &str) -> Result<(Vec<(crate::span::Span, Vec<f32>)>, usize), ModelError> {
+    pub fn window_scores(&self, text: &str) -> Result<(WindowScores, usize), ModelError> {
         let (windows, total) = self.windower.windows(text, self.max_windows)?;
         let spans: Vec<_> = windows.iter().map(|w| w.span).collect();
         let probs = self.pool.infer(windows)?;
