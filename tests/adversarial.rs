@@ -44,19 +44,6 @@ fn every_shape_scans_in_linear_time() {
     assert!(failures.is_empty(), "super-linear scans: {failures:#?}");
 }
 
-#[test]
-#[ignore]
-fn probe() {
-    let engine = Engine::new(EngineConfig::default()).unwrap();
-    for (name, shape) in SHAPES {
-        for len in [32 << 10, 128 << 10] {
-            let text = shape(len);
-            let t = scan_time(&engine, &text);
-            eprintln!("{name:24} {len:>8} {:>10.1} ms  {:.1} ns/B", t.as_secs_f64() * 1e3, t.as_nanos() as f64 / len as f64);
-        }
-    }
-}
-
 /// Issue 10: a timed-out request kept scanning. With a budget, the engine gives up soon after
 /// the deadline with a typed error (never a partial report that could read as `allow`).
 #[test]
