@@ -118,7 +118,7 @@ def main():
     s.append(table(["family", "texts", "blocked"], [[k, v["n"], pct(v["flagged"])] for k, v in rep["test_by_family"].items()]))
     eng = os.path.join(WORK, "engine_eval.txt")
     if os.path.exists(eng):
-        s.append("\n## Whole engine (rules + model, default policy)\n")
+        s.append("\n## Whole engine (rules + model, default policy; `picket eval --data ../shared/data/benign.jsonl --data ../shared/data/injection_jailbreak.jsonl --split test`, and the multilingual files with `--group-by lang`)\n")
         s.append("```\n" + open(eng).read().strip() + "\n```\n")
     s.append("\n## Licences\n\nmultilingual-e5-small: MIT (Microsoft / intfloat), see NOTICE. Training data: "
              "../shared/data (licences per source in its README), the unlicensed Tensor Trust file excluded; "
