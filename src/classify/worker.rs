@@ -97,30 +97,12 @@ fn work(session: &mut Session, config: &ModelConfig, receiver: &Mutex<Receiver<J
                 Err(_) => return,
             }
         };
-        let jobs = vec![job];
-        let all: Vec<&Window> = jobs.iter().flat_map(|j| j.windows.iter()).collect();
-        let mut results: Result<Vec<Vec<f32>>, ModelError> = Ok(Vec::with_capacity(all.len()));
-        for chunk in all.chunks(MAX_BATCH) {
-            match (run(session, config, chunk), &mut results) {
-                (Ok(probs), Ok(acc)) => acc.extend(probs),
-                (Err(e), Ok(_)) => results = Err(e),
-                _ => {}
-            }
-        }
-        match results {
-            Ok(mut probs) => {
-                for job in jobs {
-                    let rest = probs.split_off(job.windows.len());
-                    let _ = job.reply.send(Ok(std::mem::replace(&mut probs, rest)));
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                for job in jobs {
-                    let _ = job.reply.send(Err(ModelError::Runtime(message.clone())));
-                }
-            }
-        }
+        let windows: Vec<&Window> = job.windows.iter().collect();
+        let scored: Result<Vec<Vec<f32>>, ModelError> = windows.chunks(MAX_BATCH).try_fold(Vec::new(), |mut acc, chunk| {
+            acc.extend(run(session, config, chunk)?);
+            Ok(acc)
+        });
+        let _ = job.reply.send(scored);
     }
 }
 
