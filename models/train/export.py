@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from common import MAX_TOKENS, STRIDE, WORK, load_jsonl, load_tokenizer, pad_batch, runtime_windows
+from common import MAX_TOKENS, STRIDE, WORK, load_tokenizer, pad_batch, runtime_windows
 from embed import BOS, EOS, PAD
 from head import feature_name
 
