@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use picket::Engine;
 
-#[path = "fuzz_cases/checks.rs"]
+#[path = "../fuzz_cases/checks.rs"]
 mod checks;
 
 static ENGINE: LazyLock<Engine> = LazyLock::new(checks::engine);

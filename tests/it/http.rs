@@ -3,8 +3,6 @@
 //! (success, failure keeps the old packs), graceful shutdown, TLS and mutual TLS, and the
 //! `picket serve` binary itself.
 
-mod common;
-
 use std::io::BufRead as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +11,7 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 
-use common::*;
+use crate::common::*;
 use picket::config::{Limits, Scope, TlsConfig};
 use picket::server::{self, ServerOptions, ROUTES};
 

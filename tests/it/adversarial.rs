@@ -1,7 +1,7 @@
 //! Linear cost on adversarial shapes (issue 10): every shape scans in time proportional to its
 //! length, so no single request can pin a core.
 
-#[path = "common/adversarial.rs"]
+#[path = "../common/adversarial.rs"]
 mod adversarial;
 
 use std::time::{Duration, Instant};
