@@ -2,6 +2,7 @@
 
 use crate::budget::Budget;
 
+pub mod confusables;
 pub mod decode;
 pub mod normalize;
 

@@ -2,9 +2,9 @@
 //!
 //! Each original character becomes zero or more normalized bytes: compatibility decomposition
 //! (NFKD) with combining marks dropped, lower case, invisible and format characters removed,
-//! Unicode tag characters decoded to the ASCII they smuggle, common Cyrillic/Greek homoglyphs
-//! folded to Latin, and every whitespace run collapsed to one space. Keywords are normalized
-//! with the same function, so a pack author writes `über` or `uber` alike.
+//! Unicode tag characters decoded to the ASCII they smuggle, Latin look-alikes from any script
+//! folded to Latin (UTS #39 confusables), and every whitespace run collapsed to one space.
+//! Keywords are normalized with the same function, so a pack author writes `über` or `uber` alike.
 
 use crate::budget::Budget;
 use crate::span::Span;
@@ -220,34 +220,9 @@ pub fn is_invisible(ch: char) -> bool {
         | 0xE0000..=0xE0FFF)
 }
 
-/// Fold Cyrillic and Greek letters that look like Latin ones (after lower-casing).
+/// Fold a letter that looks like a Latin one (UTS #39 confusables, see [`super::confusables`]).
 fn fold_homoglyph(c: char) -> char {
-    match c {
-        'а' | 'α' => 'a',
-        'в' | 'β' => 'b',
-        'с' | 'ϲ' => 'c',
-        'ԁ' => 'd',
-        'е' | 'ε' | 'ё' => 'e',
-        'һ' => 'h',
-        'і' | 'ι' | 'ї' => 'i',
-        'ј' => 'j',
-        'к' | 'κ' => 'k',
-        'м' => 'm',
-        'п' | 'η' => 'n',
-        'о' | 'ο' | 'σ' => 'o',
-        'р' | 'ρ' => 'p',
-        'ԛ' => 'q',
-        'г' => 'r',
-        'ѕ' => 's',
-        'т' | 'τ' => 't',
-        'υ' | 'ц' => 'u',
-        'ν' => 'v',
-        'ѡ' | 'ω' => 'w',
-        'х' | 'χ' => 'x',
-        'у' | 'γ' => 'y',
-        'ʐ' => 'z',
-        other => other,
-    }
+    super::confusables::latin_lookalike(c).unwrap_or(c)
 }
 
 /// Leetspeak folding of an already normalized text. Every replacement is one ASCII byte for one
@@ -303,6 +278,8 @@ mod tests {
     fn homoglyphs_and_fullwidth_fold() {
         let original = "іgnоrе ＰＲＥＶＩＯＵＳ";
         assert_eq!(normalize(original).text, "ignore previous");
+        // Issue 10: Armenian o and small-capital I passed the Cyrillic/Greek-only table.
+        assert_eq!(normalize("ɪgnօre all prevɪous").text, "ignore all previous");
         assert_eq!(round_trip(original, "previous"), "ＰＲＥＶＩＯＵＳ");
     }
 
