@@ -48,7 +48,8 @@ pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let mut checks = Vec::new();
     let config = match args.engine.load_config() {
         Ok(c) => {
-            let source = args.engine.config.as_ref().map_or("no config file: the built-in defaults".to_string(), |p| p.display().to_string());
+            let source =
+                args.engine.config.as_ref().map_or("no config file: the built-in defaults".to_string(), |p| p.display().to_string());
             checks.push(ok("config", source));
             Some(c)
         }

@@ -134,7 +134,16 @@ fn human(id: Option<&serde_json::Value>, report: &Report, color: bool) -> String
         let _ = write!(out, " (blocked by {})", by.join(", "));
     }
     for f in &report.findings {
-        let _ = write!(out, "\n  {} {} [{}..{}] {:.2} {}", style::paint(color, "1", &f.rule), f.label, f.start, f.end, f.score, format!("{:?}", f.action).to_lowercase());
+        let _ = write!(
+            out,
+            "\n  {} {} [{}..{}] {:.2} {}",
+            style::paint(color, "1", &f.rule),
+            f.label,
+            f.start,
+            f.end,
+            f.score,
+            format!("{:?}", f.action).to_lowercase()
+        );
     }
     out
 }

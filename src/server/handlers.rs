@@ -143,7 +143,12 @@ fn scan_now(state: &AppState, req: &ScanRequest<'_>, origin: &Origin, item: Opti
 /// A block is an event operators want by default (`info`): which rules and categories, in
 /// which direction and policy. Never the text or the matched values.
 fn log_block(report: &Report) {
-    let mut rules: Vec<&str> = report.findings.iter().filter(|f| f.action == crate::pack::Action::Block || report.blocked_by.contains(&f.category)).map(|f| f.rule.as_str()).collect();
+    let mut rules: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.action == crate::pack::Action::Block || report.blocked_by.contains(&f.category))
+        .map(|f| f.rule.as_str())
+        .collect();
     rules.sort_unstable();
     rules.dedup();
     let blocked_by: Vec<&str> = report.blocked_by.iter().map(|c| c.as_str()).collect();
@@ -154,7 +159,7 @@ fn log_block(report: &Report) {
         rules = %rules.join(","),
         blocked_by = %blocked_by.join(","),
         score = f64::from(report.score),
-        decided_by = report.decided_by.map(|d| format!("{d:?}").to_lowercase()).unwrap_or_default(),
+        decided_by = %report.decided_by.map(|d| format!("{d:?}").to_lowercase()).unwrap_or_default(),
         "blocked"
     );
 }

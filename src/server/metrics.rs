@@ -139,7 +139,12 @@ impl Metrics {
         header(&mut out, "picket_reloads_total", "counter", "Pack reloads by result.");
         let _ = writeln!(out, "picket_reloads_total{{result=\"success\"}} {}", self.reloads_ok.load(Relaxed));
         let _ = writeln!(out, "picket_reloads_total{{result=\"failure\"}} {}", self.reloads_failed.load(Relaxed));
-        header(&mut out, "picket_http_request_duration_seconds", "histogram", "HTTP request time, from head read to response, by route and status.");
+        header(
+            &mut out,
+            "picket_http_request_duration_seconds",
+            "histogram",
+            "HTTP request time, from head read to response, by route and status.",
+        );
         for ((route, status), h) in self.http.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let labels = format!("route=\"{route}\",status=\"{status}\"");
             let mut cumulative = 0;

@@ -477,7 +477,9 @@ mod tests {
         assert_eq!(request_id(&t), "4bf92f3577b34da6a3ce929d0e0e4736");
         t.insert("x-request-id", HeaderValue::from_static("mine-1"));
         assert_eq!(request_id(&t), "mine-1");
-        for bad in ["00-00000000000000000000000000000000-00f067aa0ba902b7-01", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "zz"] {
+        for bad in
+            ["00-00000000000000000000000000000000-00f067aa0ba902b7-01", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "zz"]
+        {
             assert_eq!(trace_id(bad), None, "{bad}");
         }
     }

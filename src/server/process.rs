@@ -73,7 +73,9 @@ mod tests {
         let mut out = String::new();
         super::render(&mut out);
         if std::path::Path::new("/proc/self/stat").exists() {
-            for family in ["process_resident_memory_bytes ", "process_cpu_seconds_total ", "process_open_fds ", "process_start_time_seconds "] {
+            for family in
+                ["process_resident_memory_bytes ", "process_cpu_seconds_total ", "process_open_fds ", "process_start_time_seconds "]
+            {
                 assert!(out.contains(family), "{family} missing from\n{out}");
             }
             let rss: f64 = out.lines().find_map(|l| l.strip_prefix("process_resident_memory_bytes ")).unwrap().parse().unwrap();

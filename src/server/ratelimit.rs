@@ -53,9 +53,7 @@ impl RateLimiter {
                 self.limit(r).is_some_and(|l| b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * l.per_second < l.burst)
             });
         }
-        let bucket = buckets
-            .entry((route, caller.tenant.clone(), caller.name.clone()))
-            .or_insert(Bucket { tokens: limit.burst, at: now });
+        let bucket = buckets.entry((route, caller.tenant.clone(), caller.name.clone())).or_insert(Bucket { tokens: limit.burst, at: now });
         let refill = now.saturating_duration_since(bucket.at).as_secs_f64() * limit.per_second;
         bucket.tokens = (bucket.tokens + refill).min(limit.burst);
         bucket.at = now;

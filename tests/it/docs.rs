@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-const TOP_DIRS: [&str; 11] = ["src/", "docs/", "scripts/", "tests/", "examples/", "models/", "rules/", "benches/", "fuzz/", "deploy/", "clients/"];
+const TOP_DIRS: [&str; 11] =
+    ["src/", "docs/", "scripts/", "tests/", "examples/", "models/", "rules/", "benches/", "fuzz/", "deploy/", "clients/"];
 
 fn documents(root: &Path) -> Vec<PathBuf> {
     let mut out = vec![root.join("README.md")];

@@ -34,7 +34,12 @@ fn make_install_lays_out_a_prefix_the_binary_finds_its_parts_in() {
         .arg(format!("BIN={}", env!("CARGO_BIN_EXE_picket")))
         .output()
         .unwrap();
-    assert!(out.status.success(), "make install failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "make install failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let p = prefix.path();
     for file in [
         "bin/picket",
@@ -103,7 +108,8 @@ fn doctor_reports_each_failure_and_exits_1() {
 
     let broken = dir.path().join("broken.toml");
     std::fs::write(&broken, "[server]\nlisen = 1\n").unwrap();
-    let (code, report, _) = doctor(Path::new(env!("CARGO_BIN_EXE_picket")), dir.path(), &["--no-classifier", "--config", broken.to_str().unwrap()]);
+    let (code, report, _) =
+        doctor(Path::new(env!("CARGO_BIN_EXE_picket")), dir.path(), &["--no-classifier", "--config", broken.to_str().unwrap()]);
     assert_eq!(code, 1);
     let c = check(&report, "config");
     assert_eq!(c["status"], "fail");

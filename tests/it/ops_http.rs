@@ -201,7 +201,10 @@ async fn the_audit_stream_has_one_line_per_decision_and_no_content() {
     let first = &lines[0];
     assert_eq!(first["request_id"], "audit-req-1");
     assert_eq!((first["tenant"].as_str(), first["key"].as_str()), (Some("team-a"), Some("pipeline")));
-    assert_eq!((first["route"].as_str(), first["direction"].as_str(), first["decision"].as_str()), (Some("/v1/scan"), Some("output"), Some("mask")));
+    assert_eq!(
+        (first["route"].as_str(), first["direction"].as_str(), first["decision"].as_str()),
+        (Some("/v1/scan"), Some("output"), Some("mask"))
+    );
     assert_eq!(first["rules"], json!(["test.email"]));
     assert!(first["scores"]["pii"].as_f64().unwrap() > 0.5, "{first}");
     assert!(first["time"].as_str().unwrap().ends_with('Z') && first["time"].as_str().unwrap().len() == 24, "{first}");
