@@ -2,11 +2,11 @@
 //! length, so no single request can pin a core.
 
 #[path = "../common/adversarial.rs"]
-mod adversarial;
+mod shapes;
 
 use std::time::{Duration, Instant};
 
-use adversarial::SHAPES;
+use shapes::SHAPES;
 use picket::{Budget, Direction, Engine, EngineConfig, ScanError, ScanRequest};
 
 fn scan_time(engine: &Engine, text: &str) -> Duration {
