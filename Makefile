@@ -19,5 +19,20 @@ lint:
 	cargo clippy --all-targets -- -D warnings
 
 bench: setup
-	python3 ../shared/bench/gen_corpus.py --out bench-corpus/engine
+	python3 scripts/gen_corpus.py --out bench-corpus/engine
 	cargo bench --bench engine
+
+# Install the binary with what it finds relative to itself (docs/install.md):
+#   PREFIX/bin/picket, PREFIX/lib/picket/libonnxruntime.so, PREFIX/share/picket/models/picket-intent,
+#   PREFIX/share/picket/rules (the shipped packs, for reference: they are also built in),
+#   PREFIX/share/picket/picket.example.toml. BIN=path installs an already-built binary.
+PREFIX ?= /usr/local
+BIN ?= target/release/picket
+.PHONY: install
+install: setup
+	if [ "$(BIN)" = target/release/picket ]; then cargo build --release --locked --bin picket; fi
+	install -D -m 755 "$(BIN)" "$(DESTDIR)$(PREFIX)/bin/picket"
+	install -D -m 644 -t "$(DESTDIR)$(PREFIX)/share/picket/models/picket-intent" models/picket-intent/model.onnx models/picket-intent/tokenizer.json models/picket-intent/model.toml models/picket-intent/NOTICE
+	install -D -m 644 -t "$(DESTDIR)$(PREFIX)/share/picket/rules" rules/*.toml
+	install -D -m 644 examples/picket.toml "$(DESTDIR)$(PREFIX)/share/picket/picket.example.toml"
+	install -D -m 644 "$$(readlink -f third_party/onnxruntime/libonnxruntime.so)" "$(DESTDIR)$(PREFIX)/lib/picket/libonnxruntime.so"

@@ -1,4 +1,4 @@
-//! Engine benchmarks on the corpus `../shared/bench/gen_corpus.py` makes (`make bench` builds
+//! Engine benchmarks on the corpus `scripts/gen_corpus.py` makes (`make bench` builds
 //! it in bench-corpus/engine; override with PICKET_BENCH_CORPUS=DIR).
 //!
 //! Criterion groups: rules-only throughput (MB/s, one thread) on the mixed corpus and on the
@@ -22,7 +22,7 @@ fn corpus_dir() -> PathBuf {
 fn read_texts(file: &str) -> Vec<String> {
     let path = corpus_dir().join(file);
     let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; run `python3 ../shared/bench/gen_corpus.py --out bench-corpus/engine`", path.display()));
+        .unwrap_or_else(|e| panic!("{}: {e}; run `python3 scripts/gen_corpus.py --out bench-corpus/engine`", path.display()));
     text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string()).collect()
 }
 

@@ -182,9 +182,11 @@ fn start_server(picket: &PathBuf, extra: &[String]) -> anyhow::Result<(Child, So
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            match line.strip_prefix("listening on ") {
+            // The daemon's JSON `listening` event carries the bound address in `fields.addr`.
+            let event: Option<serde_json::Value> = serde_json::from_str(&line).ok();
+            match event.filter(|v| v["fields"]["message"] == "listening").and_then(|v| v["fields"]["addr"].as_str().map(str::to_string)) {
                 Some(addr) => {
-                    let _ = tx.send(addr.trim().to_string());
+                    let _ = tx.send(addr);
                 }
                 None => eprintln!("server: {line}"),
             }

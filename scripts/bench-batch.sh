@@ -5,7 +5,7 @@
 #   scripts/bench-batch.sh                 # 200 MB corpus, 3 passes per thread count
 #   MB=50 PASSES=1 scripts/bench-batch.sh  # quicker
 #
-# The corpus (bench-corpus/, git-ignored) is made once by ../shared/bench/gen_corpus.py: one
+# The corpus (bench-corpus/, git-ignored) is made once by scripts/gen_corpus.py: one
 # file per document (0.5-8 KB; prose, e-mail, chat, config, CSV) with planted PII, secrets and
 # injection phrases. The first pass of each thread count also warms the page cache, so the
 # figures are CPU-bound: compare them with the engine figures, not with disk speed.
@@ -18,7 +18,7 @@ CORPUS=${CORPUS:-bench-corpus/batch-${MB}mb}
 THREADS=${THREADS:-"1 2"}
 
 if [ ! -d "$CORPUS/files" ]; then
-  python3 ../shared/bench/gen_corpus.py --out "$CORPUS" --mb "$MB" --files --prompts 0 >/dev/null
+  python3 scripts/gen_corpus.py --out "$CORPUS" --mb "$MB" --files --prompts 0 >/dev/null
 fi
 cargo build --release --bin picket
 bin=target/release/picket

@@ -22,6 +22,9 @@ use serde::Deserialize;
 use crate::policy::{Category, Direction, DirectionPolicy, Policy};
 use crate::vault::VaultLimits;
 
+mod ops;
+pub use ops::{AuditTarget, RateLimit, RateLimits};
+
 /// A configuration problem, located in its file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -49,6 +52,10 @@ struct ConfigFile {
     vault: VaultSyntax,
     #[serde(default)]
     policy: BTreeMap<String, toml::Spanned<PolicySyntax>>,
+    #[serde(default)]
+    rate_limit: Option<ops::RateLimitSyntax>,
+    #[serde(default)]
+    audit: Option<ops::AuditSyntax>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -219,6 +226,10 @@ pub struct Config {
     pub hash_key: Option<Vec<u8>>,
     pub vault: VaultLimits,
     pub policies: Vec<Policy>,
+    /// `[rate_limit]`: token buckets per (route, tenant, key).
+    pub rate_limits: RateLimits,
+    /// `[audit]`: where one JSON line per decision goes.
+    pub audit: Option<AuditTarget>,
 }
 
 /// Where `picket serve` listens with no configuration.
@@ -242,6 +253,8 @@ impl Default for Config {
             hash_key: None,
             vault: VaultLimits::default(),
             policies: Vec::new(),
+            rate_limits: RateLimits::default(),
+            audit: None,
         }
     }
 }
@@ -334,6 +347,8 @@ impl Config {
             let at = p.span().start;
             config.policies.push(build_policy(name, p.into_inner()).map_err(|m| invalid(at, m))?);
         }
+        config.rate_limits = ops::rate_limits(file.rate_limit).map_err(|(at, m)| invalid(at, m))?;
+        config.audit = ops::audit(file.audit, rel);
         Ok(config)
     }
 }

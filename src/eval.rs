@@ -58,13 +58,27 @@ impl Record {
     }
 }
 
-/// True/false positive and false negative counts.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+/// True/false positive and false negative counts. They serialize with their precision,
+/// recall and F1, so `picket eval --format json` carries the rates CI tracks, not only counts.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Counts {
     pub tp: usize,
     pub fp: usize,
-    #[serde(rename = "fn")]
     pub fn_: usize,
+}
+
+impl Serialize for Counts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut out = s.serialize_struct("Counts", 6)?;
+        out.serialize_field("tp", &self.tp)?;
+        out.serialize_field("fp", &self.fp)?;
+        out.serialize_field("fn", &self.fn_)?;
+        out.serialize_field("precision", &self.precision())?;
+        out.serialize_field("recall", &self.recall())?;
+        out.serialize_field("f1", &self.f1())?;
+        out.end()
+    }
 }
 
 impl Counts {
@@ -118,7 +132,8 @@ pub struct SpanReport {
     pub records: usize,
     /// All entity types together.
     pub overall: Counts,
-    /// Recall per gold entity type (fp counted per predicted rule below).
+    /// Per entity type: tp / fn per gold entity of the type; fp per finding whose label is
+    /// the type and that overlaps no gold entity.
     pub per_type: BTreeMap<String, Counts>,
     /// Precision per rule: tp = its finding overlaps a gold entity, fp = it does not.
     pub per_rule: BTreeMap<String, Counts>,
@@ -170,16 +185,16 @@ fn eval_one(engine: &Engine, index: usize, record: &Record, direction: Direction
     let text = &record.text;
     let request = ScanRequest { return_masked: true, classify: false, ..ScanRequest::new(text, record.direction.unwrap_or(direction)) };
     let Ok(report) = engine.scan(&request) else { return out };
-    let predicted: Vec<(Span, &str)> = report
+    let predicted: Vec<(Span, &str, &str)> = report
         .findings
         .iter()
         .filter(|f| matches!(f.category, Category::Pii | Category::Secret) && f.score >= min_score)
-        .map(|f| (Span::new(f.start, f.end), f.rule.as_str()))
+        .map(|f| (Span::new(f.start, f.end), f.rule.as_str(), f.label.as_str()))
         .collect();
     let gold: Vec<(Span, &str)> =
         record.entities.iter().flatten().filter_map(|e| byte_span(text, e.start, e.end).map(|s| (s, e.kind.as_str()))).collect();
     for (span, kind) in &gold {
-        let found = predicted.iter().any(|(p, _)| p.overlaps(span));
+        let found = predicted.iter().any(|(p, _, _)| p.overlaps(span));
         let c = out.per_type.entry(kind.to_string()).or_default();
         if found {
             c.tp += 1;
@@ -197,20 +212,21 @@ fn eval_one(engine: &Engine, index: usize, record: &Record, direction: Direction
             }
         }
     }
-    for (span, rule) in &predicted {
+    for (span, rule, label) in &predicted {
         let c = out.per_rule.entry(rule.to_string()).or_default();
         if gold.iter().any(|(g, _)| g.overlaps(span)) {
             c.tp += 1;
         } else {
             c.fp += 1;
             out.overall.fp += 1;
+            out.per_type.entry(label.to_string()).or_default().fp += 1;
             out.misses.push(Miss { kind: "false_positive", record: index, what: rule.to_string(), value: span.slice(text).to_string() });
         }
     }
     for d in &record.decoys {
         out.decoys += 1;
         if let Some(span) = byte_span(text, d.start, d.end) {
-            if predicted.iter().any(|(p, _)| p.overlaps(&span)) {
+            if predicted.iter().any(|(p, _, _)| p.overlaps(&span)) {
                 out.decoys_hit += 1;
                 out.misses.push(Miss { kind: "decoy_hit", record: index, what: d.kind.clone(), value: span.slice(text).to_string() });
             }

@@ -109,26 +109,39 @@ fn environment(dylib: &Path) -> Result<Environment, ModelError> {
 }
 
 /// Find the ONNX Runtime library: the configured path, `ORT_DYLIB_PATH`, then
-/// `third_party/onnxruntime/libonnxruntime.so` in the working directory, beside the executable's
-/// ancestors, and in the source tree this binary was built from.
+/// `third_party/onnxruntime/libonnxruntime.so` in the working directory, the installed
+/// `PREFIX/lib/picket/libonnxruntime.so` (the binary being `PREFIX/bin/picket`, as `make install`
+/// lays it out), beside the executable's ancestors, and in the source tree this binary was
+/// built from.
 pub fn find_runtime(configured: Option<&Path>) -> Result<PathBuf, ModelError> {
     let explicit = configured.map(Path::to_path_buf).or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from));
     if let Some(p) = explicit {
         return if p.is_file() { Ok(p) } else { Err(ModelError::RuntimeNotFound { tried: vec![p] }) };
     }
-    let tried = default_locations(Path::new("third_party/onnxruntime/libonnxruntime.so"));
+    let tried = default_locations(Path::new("third_party/onnxruntime/libonnxruntime.so"), Path::new(INSTALLED_RUNTIME));
     tried.iter().find(|p| p.is_file()).cloned().ok_or(ModelError::RuntimeNotFound { tried })
 }
 
-/// The shipped model directory, looked for like the runtime.
+/// Where `make install PREFIX=...` puts the runtime and the model, relative to PREFIX.
+pub const INSTALLED_RUNTIME: &str = "lib/picket/libonnxruntime.so";
+pub const INSTALLED_MODEL: &str = "share/picket/models/picket-intent";
+
+/// The shipped model directory, looked for like the runtime (installed: `PREFIX/share/picket/
+/// models/picket-intent`).
 pub fn default_model_dir() -> PathBuf {
-    let candidates = default_locations(Path::new("models/picket-intent"));
+    let candidates = default_locations(Path::new("models/picket-intent"), Path::new(INSTALLED_MODEL));
     candidates.iter().find(|p| p.join("model.toml").is_file()).cloned().unwrap_or_else(|| candidates[0].clone())
 }
 
-fn default_locations(relative: &Path) -> Vec<PathBuf> {
+/// `relative` in the working directory, `installed` under the install prefix of the running
+/// executable, `relative` beside its ancestors, then in the source tree.
+fn default_locations(relative: &Path, installed: &Path) -> Vec<PathBuf> {
     let mut out = vec![relative.to_path_buf()];
     if let Ok(exe) = std::env::current_exe() {
+        let exe = exe.canonicalize().unwrap_or(exe);
+        if let Some(prefix) = exe.parent().and_then(Path::parent) {
+            out.push(prefix.join(installed));
+        }
         out.extend(exe.ancestors().skip(1).take(4).map(|a| a.join(relative)));
     }
     out.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(relative));

@@ -8,6 +8,7 @@ use std::time::Instant;
 use picket::eval::{eval_classification, eval_spans, read_records, ClassReport, Record, SpanReport};
 use picket::Direction;
 
+use super::style::TextOrJson;
 use super::EngineArgs;
 
 #[derive(clap::Args)]
@@ -20,16 +21,17 @@ pub struct EvalArgs {
     split: Option<String>,
     #[arg(long, default_value = "input", value_parser = |s: &str| s.parse::<Direction>())]
     direction: Direction,
-    /// `text` (default) or `json` for CI tracking.
-    #[arg(long, default_value = "text")]
-    format: String,
+    /// `text` (default) or `json` for CI tracking (counts with precision, recall and F1).
+    #[arg(long, value_enum, default_value = "text")]
+    format: TextOrJson,
     /// Write the false positives / negatives (texts truncated) to this JSON Lines file.
     #[arg(long)]
     misses: Option<PathBuf>,
     /// Report the blocked share per value of this record field too (`lang`, `source`, `kind`, ...).
     #[arg(long)]
     group_by: Option<String>,
-    /// Write a precision-recall curve (SVG) of the injection/jailbreak score.
+    /// Write a precision-recall curve (SVG) of the injection/jailbreak score; needs records
+    /// with a `label` (an error otherwise).
     #[arg(long)]
     plot: Option<PathBuf>,
     #[command(flatten)]
@@ -43,6 +45,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(split) = &args.split {
         records.retain(|r| r.split.as_deref() == Some(split.as_str()));
+    }
+    if args.plot.is_some() && !records.iter().any(|r| r.entities.is_none() && r.label.is_some()) {
+        anyhow::bail!("--plot draws the injection/jailbreak precision-recall curve: the data has no records with a \"label\"");
     }
     let bytes: usize = records.iter().map(|r| r.text.len()).sum();
     let engine = args.engine.engine()?;
@@ -66,7 +71,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     if let (Some(path), Some(r)) = (&args.plot, &class_report) {
         std::fs::write(path, pr_curve_svg(r)).map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
-    if args.format == "json" {
+    if args.format == TextOrJson::Json {
         let strip = |mut v: serde_json::Value| {
             v.as_object_mut().map(|o| o.remove("misses"));
             v
@@ -100,9 +105,9 @@ fn prf(c: &picket::eval::Counts) -> String {
 
 fn render_spans(r: &SpanReport) -> String {
     let mut s = format!("== spans: {} records ==\noverall      {}\n", r.records, prf(&r.overall));
-    s.push_str("recall by entity type:\n");
+    s.push_str("by entity type (fp: findings with that label overlapping no gold entity):\n");
     for (k, c) in &r.per_type {
-        let _ = writeln!(s, "  {k:<24} R {:.3}  ({} of {})", c.recall(), c.tp, c.tp + c.fn_);
+        let _ = writeln!(s, "  {k:<24} {}", prf(c));
     }
     s.push_str("precision by rule:\n");
     for (k, c) in &r.per_rule {

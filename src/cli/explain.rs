@@ -1,12 +1,13 @@
 //! `picket explain`: a terminal view of why a text scored what it did.
 
-use std::io::{IsTerminal, Read};
+use std::io::Read;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use picket::explain::{explain, Explanation};
 use picket::{Decision, Direction, ScanRequest};
 
+use super::style::{self, TextOrJson};
 use super::EngineArgs;
 
 #[derive(clap::Args)]
@@ -18,8 +19,11 @@ pub struct ExplainArgs {
     direction: Direction,
     #[arg(long)]
     policy: Option<String>,
-    /// JSON instead of the terminal view.
-    #[arg(long)]
+    /// The terminal view (text) or JSON.
+    #[arg(long, value_enum, default_value = "text")]
+    format: TextOrJson,
+    /// Same as `--format json` (kept for scripts written before `--format`).
+    #[arg(long, hide = true, conflicts_with = "format")]
     json: bool,
     #[command(flatten)]
     engine: EngineArgs,
@@ -38,10 +42,10 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let req =
         ScanRequest { policy: args.policy.as_deref(), classify: !args.engine.no_classifier, ..ScanRequest::new(&text, args.direction) };
     let why = explain(&engine, &req)?;
-    if args.json {
+    if args.json || args.format == TextOrJson::Json {
         println!("{}", serde_json::to_string_pretty(&why)?);
     } else {
-        print!("{}", render(&text, &why, std::io::stdout().is_terminal()));
+        print!("{}", render(&text, &why, style::color_stdout()));
     }
     Ok(if why.report.decision == Decision::Block { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

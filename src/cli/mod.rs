@@ -1,11 +1,13 @@
 //! Command-line surface (clap derive). Each subcommand turns its flags into library options,
 //! calls the library, prints, and picks the exit status.
 
+mod doctor;
 mod eval;
 mod explain;
 mod rules;
 mod scan;
 mod serve;
+mod style;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +27,9 @@ use picket::{Engine, EngineConfig};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour in terminal output: auto (a terminal, and no NO_COLOR), always, never.
+    #[arg(long, global = true, value_enum, default_value = "auto", value_name = "WHEN")]
+    color: style::ColorChoice,
 }
 
 #[derive(Subcommand)]
@@ -40,6 +45,8 @@ enum Command {
     Eval(Box<eval::EvalArgs>),
     /// Why a text scored what it did.
     Explain(Box<explain::ExplainArgs>),
+    /// Check what `serve` needs: config, packs, ONNX Runtime, model, listen address.
+    Doctor(Box<doctor::DoctorArgs>),
 }
 
 /// Flags shared by every command that builds an engine.
@@ -102,17 +109,19 @@ impl EngineArgs {
 pub fn main() -> ExitCode {
     quiet_on_closed_stdout();
     let cli = Cli::parse();
+    style::set_color(cli.color);
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Scan(args) => scan::run(*args),
         Command::Rules(cmd) => rules::run(cmd),
         Command::Eval(args) => eval::run(*args),
         Command::Explain(args) => explain::run(*args),
+        Command::Doctor(args) => doctor::run(*args),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("picket: error: {e:#}");
+            eprintln!("picket: error: {}", style::error_chain(&e));
             ExitCode::from(2)
         }
     }

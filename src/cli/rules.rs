@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use super::style::TextOrJson;
 use picket::pack::{self, examples, CompiledPacks, PackError, PackSource, RuleKind, Severity};
 
 #[derive(Subcommand)]
@@ -23,8 +24,11 @@ pub enum RulesCommand {
     /// List rules: id, category, kind, score, action, directions.
     List {
         packs: Vec<PathBuf>,
-        /// JSON instead of a table.
-        #[arg(long)]
+        /// A table (text) or JSON.
+        #[arg(long, value_enum, default_value = "text")]
+        format: TextOrJson,
+        /// Same as `--format json` (kept for scripts written before `--format`).
+        #[arg(long, hide = true, conflicts_with = "format")]
         json: bool,
     },
 }
@@ -78,9 +82,9 @@ pub fn run(cmd: RulesCommand) -> anyhow::Result<ExitCode> {
             println!("{} rules, {} examples, {cases} cases: {} passed, {failed} failed", summary.rules, summary.examples, total - failed);
             Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        RulesCommand::List { packs, json } => {
+        RulesCommand::List { packs, format, json } => {
             let (compiled, _) = compile(&packs)?;
-            if json {
+            if json || format == TextOrJson::Json {
                 let rows: Vec<serde_json::Value> = compiled
                     .rules
                     .iter()

@@ -10,8 +10,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use serde::Deserialize;
 
-use picket::{Decision, Direction, Engine, ScanRequest};
+use picket::{Decision, Direction, Engine, Report, ScanRequest};
 
+use self::corpus::OutputFormat;
+use super::style::{self, FailOn};
 use super::EngineArgs;
 
 #[derive(clap::Args)]
@@ -37,6 +39,13 @@ pub struct ScanArgs {
     /// Pretty-print JSON.
     #[arg(long)]
     pretty: bool,
+    /// Output: json (one report per text; the default) or text (one human line per text); in
+    /// corpus mode the summary as text (default) or json, or sarif for a SARIF 2.1.0 log.
+    #[arg(long, value_enum)]
+    format: Option<OutputFormat>,
+    /// Exit 1 when a text is masked or blocked (`mask`), or only when blocked (`block`).
+    #[arg(long, value_enum, default_value = "block", value_name = "DECISION")]
+    fail_on: FailOn,
     #[command(flatten)]
     engine: EngineArgs,
     #[command(flatten)]
@@ -47,8 +56,9 @@ fn parse_direction(s: &str) -> Result<Direction, String> {
     s.parse()
 }
 
+/// One `--jsonl` record. Other fields (a `label`, a `source`, ...) are ignored, so labelled
+/// data scans as it is.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Line {
     text: String,
     #[serde(default)]
@@ -63,9 +73,18 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if let (true, Some(flag)) = (args.paths.is_empty(), args.corpus.misplaced()) {
         anyhow::bail!("{flag} is a corpus-mode flag: give files or folders to scan (picket scan PATH... {flag} ...)");
     }
+    if args.paths.is_empty() && args.format == Some(OutputFormat::Sarif) {
+        anyhow::bail!("--format sarif describes files: give files or folders to scan (picket scan PATH... --format sarif)");
+    }
     let engine = args.engine.engine()?;
     if !args.paths.is_empty() {
-        return corpus::run(&args.paths, &args.corpus, &engine, args.direction, args.policy.as_deref());
+        let gate = corpus::Gate {
+            direction: args.direction,
+            policy: args.policy.as_deref(),
+            format: args.format.unwrap_or(OutputFormat::Text),
+            fail_on: args.fail_on,
+        };
+        return corpus::run(&args.paths, &args.corpus, &engine, gate);
     }
     if let Some(source) = &args.jsonl {
         return scan_jsonl(&engine, &args, source);
@@ -80,9 +99,53 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let report = engine.scan(&request(&args, &text, args.direction.unwrap_or(Direction::Input), args.policy.as_deref()))?;
-    let out = if args.pretty { serde_json::to_string_pretty(&report)? } else { serde_json::to_string(&report)? };
-    println!("{out}");
-    Ok(if report.decision == Decision::Block { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    println!("{}", render(&args, None, &report, args.pretty)?);
+    Ok(if args.fail_on.fails(report.decision) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// A report as `--format` asks: the wire JSON (with the record's `id` first, when it has one;
+/// serialized directly, so scores keep the report's rounding), or a human line.
+fn render(args: &ScanArgs, id: Option<&serde_json::Value>, report: &Report, pretty: bool) -> anyhow::Result<String> {
+    #[derive(serde::Serialize)]
+    struct WithId<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a serde_json::Value>,
+        #[serde(flatten)]
+        report: &'a Report,
+    }
+    if args.format == Some(OutputFormat::Text) {
+        return Ok(human(id, report, style::color_stdout()));
+    }
+    let value = WithId { id, report };
+    Ok(if pretty { serde_json::to_string_pretty(&value)? } else { serde_json::to_string(&value)? })
+}
+
+/// `decision score [blocked by ...]` then one `rule label [start..end] score` per finding;
+/// never the matched values.
+fn human(id: Option<&serde_json::Value>, report: &Report, color: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if let Some(id) = id {
+        let _ = write!(out, "{id} ");
+    }
+    let _ = write!(out, "{} {:.2}", style::decision(color, report.decision), report.score);
+    if !report.blocked_by.is_empty() {
+        let by: Vec<&str> = report.blocked_by.iter().map(|c| c.as_str()).collect();
+        let _ = write!(out, " (blocked by {})", by.join(", "));
+    }
+    for f in &report.findings {
+        let _ = write!(
+            out,
+            "\n  {} {} [{}..{}] {:.2} {}",
+            style::paint(color, "1", &f.rule),
+            f.label,
+            f.start,
+            f.end,
+            f.score,
+            format!("{:?}", f.action).to_lowercase()
+        );
+    }
+    out
 }
 
 fn request<'a>(args: &'a ScanArgs, text: &'a str, direction: Direction, policy: Option<&'a str>) -> ScanRequest<'a> {
@@ -90,7 +153,8 @@ fn request<'a>(args: &'a ScanArgs, text: &'a str, direction: Direction, policy: 
 }
 
 /// One report per line, in order, `id` echoed. A bad line yields an error object naming its line
-/// number and the run goes on; the exit status is then 2.
+/// number and the run goes on; the exit status is then 2. `--pretty` would break the one line
+/// per record, so JSON Lines output ignores it.
 fn scan_jsonl(engine: &Engine, args: &ScanArgs, source: &PathBuf) -> anyhow::Result<ExitCode> {
     let input: Box<dyn BufRead> = if source.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
@@ -98,7 +162,7 @@ fn scan_jsonl(engine: &Engine, args: &ScanArgs, source: &PathBuf) -> anyhow::Res
         Box::new(std::io::BufReader::new(std::fs::File::open(source).with_context(|| format!("opening {}", source.display()))?))
     };
     let mut out = BufWriter::new(std::io::stdout().lock());
-    let (mut blocked, mut errors) = (false, 0usize);
+    let (mut worst, mut errors) = (Decision::Allow, 0usize);
     for (n, line) in input.split(b'\n').enumerate() {
         let line_no = n + 1;
         let bytes = line.context("reading input")?;
@@ -113,26 +177,22 @@ fn scan_jsonl(engine: &Engine, args: &ScanArgs, source: &PathBuf) -> anyhow::Res
                 let policy = l.policy.as_deref().or(args.policy.as_deref());
                 engine.scan(&request(args, &l.text, direction, policy)).map(|r| (l.id.clone(), r)).map_err(|e| e.to_string())
             });
-        let value = match result {
+        let line = match result {
             Ok((id, report)) => {
-                blocked |= report.decision == Decision::Block;
-                let mut v = serde_json::to_value(&report)?;
-                if let (Some(id), Some(obj)) = (id, v.as_object_mut()) {
-                    obj.insert("id".into(), id);
-                }
-                v
+                worst = worst.max(report.decision);
+                render(args, id.as_ref(), &report, false)?
             }
             Err(message) => {
                 errors += 1;
                 eprintln!("picket: line {line_no}: {message}");
-                serde_json::json!({"line": line_no, "error": {"code": "bad_line", "message": message}})
+                serde_json::json!({"line": line_no, "error": {"code": "bad_line", "message": message}}).to_string()
             }
         };
-        serde_json::to_writer(&mut out, &value)?;
+        out.write_all(line.as_bytes())?;
         out.write_all(b"\n")?;
     }
     out.flush()?;
-    Ok(match (errors, blocked) {
+    Ok(match (errors, args.fail_on.fails(worst)) {
         (0, false) => ExitCode::SUCCESS,
         (0, true) => ExitCode::from(1),
         _ => ExitCode::from(2),

@@ -1,5 +1,5 @@
-//! `picket serve`: the HTTP daemon. Builds the engine and the server state, binds, prints
-//! `listening on ADDR` to stderr once bound (tests bind port 0 and read the real port from it),
+//! `picket serve`: the HTTP daemon. Builds the engine and the server state, binds, logs the
+//! JSON `listening` event with `addr` once bound (tests bind port 0 and read the real port from it),
 //! then serves until SIGTERM or SIGINT, letting in-flight requests finish. SIGHUP reloads the
 //! packs; `--watch-packs` reloads them when pack files change.
 
@@ -62,8 +62,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
         let scheme = if state.tls_enabled() { "https" } else { "http" };
-        tracing::info!(%addr, scheme, auth = state.auth().enabled(), "listening");
-        eprintln!("listening on {addr}");
+        // A JSON log line like every other; tests and scripts read `fields.addr` from it.
+        tracing::info!(%addr, scheme, auth = state.auth().enabled(), version = env!("CARGO_PKG_VERSION"), "listening");
         tokio::spawn(reload_on_sighup(state.clone()));
         if watch {
             tokio::spawn(server::watch_packs(state.clone(), watch_paths, WATCH_EVERY));
@@ -77,10 +77,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// JSON logs on stderr; the filter comes from `PICKET_LOG` (then `RUST_LOG`), default `info`.
+/// The daemon's own lifecycle lines (`listening`, `shutting down`, `stopped`) stay at `info`
+/// even under a quieter filter, unless the filter names this module itself.
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("PICKET_LOG").or_else(|_| EnvFilter::try_from_default_env()).unwrap_or_else(|_| EnvFilter::new("info"));
+    let given = std::env::var("PICKET_LOG").or_else(|_| std::env::var("RUST_LOG")).ok().filter(|s| !s.trim().is_empty());
+    let mut filter = given.as_deref().and_then(|s| EnvFilter::try_new(s).ok()).unwrap_or_else(|| EnvFilter::new("info"));
+    if !given.as_deref().is_some_and(|s| s.contains(module_path!())) {
+        if let Ok(lifecycle) = format!("{}=info", module_path!()).parse() {
+            filter = filter.add_directive(lifecycle);
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)

@@ -72,6 +72,19 @@ impl ApiError {
         }
     }
 
+    /// 429 with `Retry-After` (whole seconds, at least 1): the caller's rate limit is spent.
+    pub fn rate_limited(wait: std::time::Duration) -> ApiError {
+        let secs = wait.as_secs_f64().ceil().clamp(1.0, f64::from(u32::MAX)) as u32;
+        ApiError {
+            retry_after: Some(secs),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("this key's rate limit for the route is spent; retry in {secs} s"),
+            )
+        }
+    }
+
     /// 503: the request ran past the server's per-request timeout.
     pub fn timeout(limit: std::time::Duration) -> ApiError {
         ApiError {

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::auth::Principal;
 use super::error::{ApiError, ApiJson};
-use super::{AppState, Permit, ReloadError};
+use super::{audit, AppState, Permit, ReloadError, RequestId};
 use crate::budget::Budget;
 use crate::engine::{ScanError, ScanRequest};
 use crate::pack::{CompiledPacks, PackError, PackInfo};
@@ -78,9 +78,12 @@ fn yes() -> bool {
 }
 
 /// Run `f` on the blocking pool, holding the request's concurrency permit until it returns.
+/// The request span goes along, so what the scan logs carries the request id.
 async fn blocking<T: Send + 'static>(permit: Permit, f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        let _entered = span.enter();
         f()
     })
     .await
@@ -98,8 +101,28 @@ struct Summary {
     findings: usize,
 }
 
-/// Scan on the current thread (the blocking pool), count it, serialize the report.
-fn scan_now(state: &AppState, req: &ScanRequest<'_>) -> Result<(Report, Vec<u8>), ScanError> {
+/// Where a scan came from, for the audit record.
+struct Origin {
+    request_id: RequestId,
+    principal: Arc<Principal>,
+    route: &'static str,
+}
+
+impl Origin {
+    fn context(&self, item: Option<usize>, text_bytes: usize) -> audit::Context<'_> {
+        audit::Context {
+            request_id: &self.request_id.0,
+            tenant: &self.principal.tenant,
+            key: &self.principal.name,
+            route: self.route,
+            item,
+            text_bytes,
+        }
+    }
+}
+
+/// Scan on the current thread (the blocking pool), count it, audit it, serialize the report.
+fn scan_now(state: &AppState, req: &ScanRequest<'_>, origin: &Origin, item: Option<usize>) -> Result<(Report, Vec<u8>), ScanError> {
     // The daemon's own limit, whatever the engine was built with.
     let max = state.limits().max_text_bytes;
     if req.text.len() > max {
@@ -107,16 +130,48 @@ fn scan_now(state: &AppState, req: &ScanRequest<'_>) -> Result<(Report, Vec<u8>)
     }
     let report = state.engine().scan(req)?;
     state.metrics().record_report(&report);
+    if report.decision == Decision::Block {
+        log_block(&report);
+    }
+    if let Some(audit) = state.audit() {
+        audit.record(&origin.context(item, req.text.len()), &report);
+    }
     let bytes = serde_json::to_vec(&report).unwrap_or_default();
     Ok((report, bytes))
+}
+
+/// A block is an event operators want by default (`info`): which rules and categories, in
+/// which direction and policy. Never the text or the matched values.
+fn log_block(report: &Report) {
+    let mut rules: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.action == crate::pack::Action::Block || report.blocked_by.contains(&f.category))
+        .map(|f| f.rule.as_str())
+        .collect();
+    rules.sort_unstable();
+    rules.dedup();
+    let blocked_by: Vec<&str> = report.blocked_by.iter().map(|c| c.as_str()).collect();
+    tracing::info!(
+        decision = "block",
+        direction = report.direction.as_str(),
+        policy = %report.policy,
+        rules = %rules.join(","),
+        blocked_by = %blocked_by.join(","),
+        score = f64::from(report.score),
+        decided_by = %report.decided_by.map(|d| format!("{d:?}").to_lowercase()).unwrap_or_default(),
+        "blocked"
+    );
 }
 
 pub async fn scan(
     State(state): State<AppState>,
     Extension(principal): Extension<Arc<Principal>>,
     Extension(permit): Extension<Permit>,
+    Extension(request_id): Extension<RequestId>,
     ApiJson(body): ApiJson<ScanBody>,
 ) -> Result<Response, ApiError> {
+    let origin = Origin { request_id, principal: principal.clone(), route: "/v1/scan" };
     let span = tracing::Span::current();
     span.record("direction", body.direction.as_str());
     let worker_state = state.clone();
@@ -134,7 +189,7 @@ pub async fn scan(
             budget,
             list_all: false,
         };
-        scan_now(&worker_state, &req).map(|(r, bytes)| (Summary { decision: r.decision, findings: r.findings.len() }, bytes))
+        scan_now(&worker_state, &req, &origin, None).map(|(r, bytes)| (Summary { decision: r.decision, findings: r.findings.len() }, bytes))
     })
     .await?;
     let (summary, bytes) = result.map_err(|e| ApiError::from(&e))?;
@@ -147,8 +202,10 @@ pub async fn scan_batch(
     State(state): State<AppState>,
     Extension(principal): Extension<Arc<Principal>>,
     Extension(permit): Extension<Permit>,
+    Extension(request_id): Extension<RequestId>,
     ApiJson(body): ApiJson<BatchBody>,
 ) -> Result<Response, ApiError> {
+    let origin = Origin { request_id, principal: principal.clone(), route: "/v1/scan/batch" };
     let max = state.limits().max_batch_items;
     if body.items.len() > max {
         return Err(ApiError::new(
@@ -189,7 +246,7 @@ pub async fn scan_batch(
                     budget,
                     list_all: false,
                 };
-                scan_now(&worker_state, &req).map_err(|e| ApiError::from(&e))
+                scan_now(&worker_state, &req, &origin, Some(n)).map_err(|e| ApiError::from(&e))
             });
             match scanned {
                 Ok((report, bytes)) => {

@@ -3,7 +3,8 @@
 //! reload results), so cardinality is bounded and no registry crate is needed.
 //!
 //! Counting happens in two places only: [`Metrics::record_report`] once per scan, and the
-//! observing middleware once per request (in-flight gauge, rejections by reason).
+//! observing middleware once per request (in-flight gauge, rejections by reason, duration by
+//! route and status). Process metrics are read from `/proc` at scrape time ([`super::process`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -34,6 +35,25 @@ pub struct Metrics {
     rejected: Mutex<BTreeMap<&'static str, u64>>,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
+    /// Request durations by (route, status). Routes are the fixed [`super::ROUTES`] paths (or
+    /// `unmatched`) and statuses the few the server answers, so the map stays small.
+    http: Mutex<BTreeMap<(&'static str, u16), Histogram>>,
+}
+
+/// One histogram over [`BUCKETS`]: per-bucket counts (the last is +Inf), sum and count.
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len() + 1],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, secs: f64) {
+        self.buckets[BUCKETS.iter().position(|b| secs <= *b).unwrap_or(BUCKETS.len())] += 1;
+        self.sum += secs;
+        self.count += 1;
+    }
 }
 
 impl Metrics {
@@ -68,6 +88,11 @@ impl Metrics {
     /// Count a rejected request by its error code.
     pub fn record_rejection(&self, code: &'static str) {
         *self.rejected.lock().unwrap_or_else(|p| p.into_inner()).entry(code).or_insert(0) += 1;
+    }
+
+    /// Time one HTTP request; `route` is its matched route (`unmatched` for none).
+    pub fn record_http(&self, route: &'static str, status: u16, elapsed: std::time::Duration) {
+        self.http.lock().unwrap_or_else(|p| p.into_inner()).entry((route, status)).or_default().observe(elapsed.as_secs_f64());
     }
 
     /// Count a pack reload.
@@ -114,6 +139,34 @@ impl Metrics {
         header(&mut out, "picket_reloads_total", "counter", "Pack reloads by result.");
         let _ = writeln!(out, "picket_reloads_total{{result=\"success\"}} {}", self.reloads_ok.load(Relaxed));
         let _ = writeln!(out, "picket_reloads_total{{result=\"failure\"}} {}", self.reloads_failed.load(Relaxed));
+        header(
+            &mut out,
+            "picket_http_request_duration_seconds",
+            "histogram",
+            "HTTP request time, from head read to response, by route and status.",
+        );
+        for ((route, status), h) in self.http.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let labels = format!("route=\"{route}\",status=\"{status}\"");
+            let mut cumulative = 0;
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                cumulative += h.buckets[i];
+                let _ = writeln!(out, "picket_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+            }
+            cumulative += h.buckets[BUCKETS.len()];
+            let _ = writeln!(out, "picket_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {cumulative}");
+            let _ = writeln!(out, "picket_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
+            let _ = writeln!(out, "picket_http_request_duration_seconds_count{{{labels}}} {}", h.count);
+        }
+        header(&mut out, "picket_build_info", "gauge", "Always 1; the labels say which build is running.");
+        let _ = writeln!(
+            out,
+            "picket_build_info{{version=\"{}\",profile=\"{}\",target=\"{}-{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            if cfg!(debug_assertions) { "debug" } else { "release" },
+            std::env::consts::ARCH,
+            std::env::consts::OS
+        );
+        super::process::render(&mut out);
         out
     }
 }
@@ -156,6 +209,8 @@ mod tests {
         let m = Metrics::default();
         m.record_rejection("overloaded");
         m.record_reload(true);
+        m.record_http("/v1/scan", 200, std::time::Duration::from_millis(3));
+        m.record_http("unmatched", 404, std::time::Duration::from_millis(1));
         {
             let _g = m.request_started();
             assert_eq!(m.in_flight(), 1);
@@ -168,6 +223,10 @@ mod tests {
             "picket_requests_in_flight 0",
             "picket_rejected_total{reason=\"overloaded\"} 1",
             "picket_reloads_total{result=\"success\"} 1",
+            "picket_http_request_duration_seconds_bucket{route=\"/v1/scan\",status=\"200\",le=\"0.0025\"} 0",
+            "picket_http_request_duration_seconds_bucket{route=\"/v1/scan\",status=\"200\",le=\"0.005\"} 1",
+            "picket_http_request_duration_seconds_count{route=\"unmatched\",status=\"404\"} 1",
+            "picket_build_info{version=\"",
         ] {
             assert!(text.contains(family), "{family} missing from\n{text}");
         }

@@ -21,11 +21,14 @@
 //! Scans run on the blocking pool (`spawn_blocking`), and so does serializing their reports;
 //! async workers only move bytes, so `/healthz` answers while every permit is busy.
 
+pub mod audit;
 pub mod auth;
 mod conn;
 pub mod error;
 mod handlers;
 pub mod metrics;
+mod process;
+pub mod ratelimit;
 pub mod tls;
 
 use std::future::Future;
@@ -82,6 +85,9 @@ pub enum ServeError {
     /// Binding or serving failed.
     #[error("server I/O: {0}")]
     Io(#[from] std::io::Error),
+    /// The audit file cannot be opened for appending.
+    #[error("cannot open the audit file {path}: {source}")]
+    Audit { path: PathBuf, source: std::io::Error },
 }
 
 /// Why a reload did not swap in new packs (the previous packs keep serving either way).
@@ -107,6 +113,10 @@ pub struct ServerOptions {
     pub tls: Option<TlsConfig>,
     /// The config enables the classifier: `/readyz` waits for it.
     pub classifier_required: bool,
+    /// Token buckets per (route, tenant, key); empty: no rate limit.
+    pub rate_limits: crate::config::RateLimits,
+    /// Where the audit stream goes; `None`: no audit stream.
+    pub audit: Option<crate::config::AuditTarget>,
 }
 
 impl ServerOptions {
@@ -117,6 +127,8 @@ impl ServerOptions {
             api_keys: config.api_keys.clone(),
             tls: config.tls.clone(),
             classifier_required: config.model_enabled,
+            rate_limits: config.rate_limits.clone(),
+            audit: config.audit.clone(),
         }
     }
 }
@@ -134,13 +146,28 @@ struct Inner {
     reload_lock: tokio::sync::Mutex<()>,
     classifier_required: bool,
     tls: Option<Arc<rustls::ServerConfig>>,
+    rate_limiter: Option<ratelimit::RateLimiter>,
+    audit: Option<audit::Audit>,
 }
 
 impl AppState {
     /// Build the state; loads TLS material when configured.
     pub fn new(engine: Arc<Engine>, options: ServerOptions) -> Result<AppState, ServeError> {
         let tls = options.tls.as_ref().map(tls::server_config).transpose()?;
+        let audit = match &options.audit {
+            Some(target) => Some(audit::Audit::open(target).map_err(|source| ServeError::Audit {
+                path: match target {
+                    crate::config::AuditTarget::File(p) => p.clone(),
+                    crate::config::AuditTarget::Stdout => PathBuf::from("-"),
+                },
+                source,
+            })?),
+            None => None,
+        };
+        let rate_limiter = options.rate_limits.enabled().then(|| ratelimit::RateLimiter::new(options.rate_limits.clone()));
         Ok(AppState(Arc::new(Inner {
+            rate_limiter,
+            audit,
             engine,
             permits: Arc::new(Semaphore::new(options.limits.max_concurrency.max(1))),
             limits: options.limits,
@@ -178,6 +205,16 @@ impl AppState {
         &self.0.permits
     }
 
+    /// The rate limiter, when `[rate_limit]` is configured.
+    pub fn rate_limiter(&self) -> Option<&ratelimit::RateLimiter> {
+        self.0.rate_limiter.as_ref()
+    }
+
+    /// The audit stream, when `[audit]` is configured.
+    pub fn audit(&self) -> Option<&audit::Audit> {
+        self.0.audit.as_ref()
+    }
+
     /// True when TLS is configured.
     pub fn tls_enabled(&self) -> bool {
         self.0.tls.is_some()
@@ -209,6 +246,7 @@ pub(crate) struct Permit(#[allow(dead_code)] Arc<OwnedSemaphorePermit>);
 pub fn router(state: AppState) -> Router {
     let guarded = |route: MethodRouter<AppState>, need: Need, limited: bool| {
         let route = if limited { route.layer(from_fn_with_state(state.clone(), shed)) } else { route };
+        let route = route.layer(from_fn_with_state(state.clone(), ratelimit::limit));
         route.layer(from_fn_with_state((state.clone(), need), auth::require))
     };
     let scanning = Router::new()
@@ -310,7 +348,8 @@ static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request_id(req.headers());
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str());
+    // A fixed route name (never the raw path): bounded log fields and metric labels.
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| route_name(p.as_str()));
     let span = tracing::info_span!(
         "request",
         method = %req.method(),
@@ -325,12 +364,16 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         latency_us = Empty,
     );
     let in_flight = state.metrics().request_started();
+    let mut req = req;
+    req.extensions_mut().insert(RequestId(request_id.to_str().unwrap_or("").into()));
     let mut response = next.run(req).instrument(span.clone()).await;
     drop(in_flight);
 
     let status = response.status();
+    let elapsed = started.elapsed();
     span.record("status", status.as_u16());
-    span.record("latency_us", started.elapsed().as_micros() as u64);
+    span.record("latency_us", elapsed.as_micros() as u64);
+    state.metrics().record_http(route, status.as_u16(), elapsed);
     let code = response.extensions().get::<error::ErrorCode>().map(|c| c.0);
     if let Some(code) = code {
         state.metrics().record_rejection(code);
@@ -349,7 +392,17 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     response
 }
 
-/// The caller's `x-request-id` when it is a sane token, else a fresh one.
+/// `path` as one of [`ROUTES`], or `unmatched`.
+fn route_name(path: &str) -> &'static str {
+    ROUTES.iter().map(|(_, p)| *p).find(|p| *p == path).unwrap_or("unmatched")
+}
+
+/// The request id of a request (echoed in `x-request-id`), for handlers and the audit stream.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub Arc<str>);
+
+/// The caller's `x-request-id` when it is a sane token, else the trace id of a valid W3C
+/// `traceparent` (so audit records join the caller's traces), else a fresh one.
 fn request_id(headers: &HeaderMap) -> HeaderValue {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
@@ -357,6 +410,11 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
         let ok = (1..=128).contains(&v.len()) && v.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(b));
         if ok {
             return v.clone();
+        }
+    }
+    if let Some(trace_id) = headers.get("traceparent").and_then(|v| v.to_str().ok()).and_then(trace_id) {
+        if let Ok(v) = HeaderValue::from_str(trace_id) {
+            return v;
         }
     }
     let prefix = *PREFIX.get_or_init(|| {
@@ -367,6 +425,16 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
     });
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     HeaderValue::from_str(&format!("{prefix:08x}-{n:012x}")).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
+}
+
+/// The trace id of a W3C `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`); none for a malformed
+/// header or the all-zero id the spec calls invalid.
+fn trace_id(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.trim().split('-');
+    let (version, trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let valid = hex(version, 2) && version != "ff" && hex(trace, 32) && hex(parent, 16) && hex(flags, 2);
+    (valid && (version != "00" || parts.next().is_none()) && trace.bytes().any(|b| b != b'0')).then_some(trace)
 }
 
 /// Per-request timeout of the scanning routes.
@@ -403,6 +471,17 @@ mod tests {
         assert_eq!(request_id(&h), "abc-123");
         h.insert("x-request-id", HeaderValue::from_static("has space"));
         assert_ne!(request_id(&h), "has space");
+        // Without a usable x-request-id, a valid traceparent's trace id is the request id.
+        let mut t = HeaderMap::new();
+        t.insert("traceparent", HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+        assert_eq!(request_id(&t), "4bf92f3577b34da6a3ce929d0e0e4736");
+        t.insert("x-request-id", HeaderValue::from_static("mine-1"));
+        assert_eq!(request_id(&t), "mine-1");
+        for bad in
+            ["00-00000000000000000000000000000000-00f067aa0ba902b7-01", "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "zz"]
+        {
+            assert_eq!(trace_id(bad), None, "{bad}");
+        }
     }
 
     #[test]

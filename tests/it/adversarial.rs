@@ -6,8 +6,8 @@ mod shapes;
 
 use std::time::{Duration, Instant};
 
-use shapes::SHAPES;
 use picket::{Budget, Direction, Engine, EngineConfig, ScanError, ScanRequest};
+use shapes::SHAPES;
 
 fn scan_time(engine: &Engine, text: &str) -> Duration {
     let started = Instant::now();

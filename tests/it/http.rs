@@ -737,13 +737,19 @@ fn spawn_serve(args: &[&str]) -> (std::process::Child, std::net::SocketAddr) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                let _ = tx.send(addr.trim().parse::<std::net::SocketAddr>().unwrap());
+            if let Some(addr) = listening_addr(&line) {
+                let _ = tx.send(addr);
             }
         }
     });
-    let addr = rx.recv_timeout(Duration::from_secs(120)).expect("no `listening on` line");
+    let addr = rx.recv_timeout(Duration::from_secs(120)).expect("no `listening` log line");
     (child, addr)
+}
+
+/// The address of the daemon's JSON `listening` log event.
+fn listening_addr(line: &str) -> Option<std::net::SocketAddr> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    (v["fields"]["message"] == "listening").then(|| v["fields"]["addr"].as_str()?.parse().ok())?
 }
 
 fn signal(child: &std::process::Child, sig: &str) {
@@ -797,7 +803,7 @@ fn cli_serve_refuses_public_address_without_keys() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("refusing to listen on 0.0.0.0:0 without API keys"), "{stderr}");
-    assert!(!stderr.contains("listening on"), "{stderr}");
+    assert!(!stderr.contains("listening"), "{stderr}");
 }
 
 /// Issue 10: a scan that timed out kept running on the blocking pool and kept its permit, so

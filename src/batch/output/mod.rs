@@ -202,8 +202,8 @@ impl<'p, 'e> Writer<'p, 'e> {
                     })?;
                 }
                 if let Some((sarif, out)) = &mut self.sarif {
-                    let offset = doc.record.map(|r| r.offset);
-                    sarif.document(&doc.file, offset, &scan.findings).map_err(|source| BatchError::Output { path: out.clone(), source })?;
+                    let record = doc.record.map(|r| (r.line, r.offset));
+                    sarif.document(&doc.file, record, &scan.findings).map_err(|source| BatchError::Output { path: out.clone(), source })?;
                 }
                 self.quarantine(&doc.file.path, path, line, scan.decision)?;
             }

@@ -8,6 +8,7 @@ use std::io::Write;
 use serde_json::{json, Value};
 
 use crate::pack::{Action, CompiledPacks};
+use crate::policy::Category;
 
 use super::super::pipeline::FileInfo;
 use super::report::{round4, DocFinding};
@@ -34,16 +35,23 @@ impl<W: Write> Sarif<W> {
 
     /// One result per finding of a document. `record_offset` is the byte offset of a record
     /// in its file (findings of records are relative to the record).
-    pub fn document(&mut self, file: &FileInfo, record_offset: Option<u64>, findings: &[DocFinding]) -> std::io::Result<()> {
+    /// `record` is (first line, byte offset) of a record in its file.
+    pub fn document(&mut self, file: &FileInfo, record: Option<(u64, u64)>, findings: &[DocFinding]) -> std::io::Result<()> {
         let uri = uri(&file.display);
+        let record_offset = record.map(|(_, offset)| offset);
+        let mut occurrences: HashMap<&str, u64> = HashMap::new();
         for f in findings {
             let rule_index = self.rule_index(&f.rule);
+            let nth = occurrences.entry(f.rule.as_str()).or_default();
+            let fingerprint = fingerprint(&f.rule, &uri, record.map(|(line, _)| line), *nth);
+            *nth += 1;
             let result = json!({
                 "ruleId": f.rule,
                 "ruleIndex": rule_index,
                 "level": level(f.action),
                 "message": {"text": format!("{} ({}) with score {}", f.label, f.category, round4(f.score))},
                 "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": region(f, record_offset)}}],
+                "partialFingerprints": {FINGERPRINT_KEY: fingerprint},
                 "properties": {"category": f.category, "score": round4(f.score), "chunk": f.chunk},
             });
             if !std::mem::take(&mut self.first) {
@@ -117,15 +125,82 @@ fn region(f: &DocFinding, record_offset: Option<u64>) -> Value {
     region
 }
 
+/// The `partialFingerprints` key: our own scheme, so GitHub does not need the source lines.
+const FINGERPRINT_KEY: &str = "picketFinding/v1";
+
+/// Identifies a finding across runs without its value: SHA-256 of the rule, the file, the
+/// record's first line (records only) and which occurrence of the rule in the document it
+/// is. Whole files keep their fingerprints when lines move; the matched text never enters it
+/// (a hash of a short PII value could be brute-forced).
+fn fingerprint(rule: &str, uri: &str, record_line: Option<u64>, nth: u64) -> String {
+    use sha2::{Digest, Sha256};
+    let record = record_line.map_or(String::new(), |l| l.to_string());
+    let digest = Sha256::digest(format!("{rule}\0{uri}\0{record}\0{nth}").as_bytes());
+    hex::encode(&digest[..16])
+}
+
+/// GitHub code scanning's `security-severity` (0.0-10.0; 9+ critical, 7+ high, 4+ medium):
+/// the category's weight times the rule's score. A leaked credential outranks an injection
+/// attempt in a document, which outranks personal data.
+fn security_severity(category: Category, score: f32) -> String {
+    let weight = match category {
+        Category::Secret => 10.0,
+        Category::Injection => 9.0,
+        Category::Jailbreak => 8.0,
+        Category::Evasion => 7.0,
+        Category::Pii => 6.0,
+    };
+    format!("{:.1}", weight * f64::from(score.clamp(0.0, 1.0)))
+}
+
+/// What to do about a finding of `category`, for the rule's `help`.
+fn remedy(category: Category) -> &'static str {
+    match category {
+        Category::Secret => "Treat the credential as leaked: revoke or rotate it, then remove it from the file (and its history).",
+        Category::Pii => "Remove or mask the personal data before the document is indexed or sent to a model (`picket scan --masked-dir`).",
+        Category::Injection => {
+            "Text that addresses an AI assistant with instructions: remove it, or keep the document out of retrieval, before a model reads it."
+        }
+        Category::Jailbreak => "A jailbreak prompt: keep it out of model inputs and retrieval corpora, or label it as such.",
+        Category::Evasion => {
+            "Text hidden from readers (invisible characters, encodings, homoglyphs): inspect the raw bytes; remove what is hidden."
+        }
+    }
+}
+
 fn rule(packs: &CompiledPacks, id: &str) -> Value {
     let Some((_, r)) = packs.rule_by_id(id) else { return json!({"id": id}) };
     let description = if r.description.is_empty() { format!("{} ({})", r.label, r.category) } else { r.description.clone() };
+    let description = description.trim_end_matches('.');
+    let action = format!("{:?}", r.action).to_lowercase();
+    let help = format!(
+        "{description}. Rule {id} (pack {}, category {}, score {}, action {action}). {}",
+        r.pack,
+        r.category,
+        round4(r.score),
+        remedy(r.category)
+    );
+    let markdown = format!(
+        "**{description}**\n\nRule `{id}` from pack `{}`: category `{}`, score {}, action `{action}`.\n\n{}\n\n         Rule packs and overrides: docs/rule-packs.md in the Picket repository.",
+        r.pack,
+        r.category,
+        round4(r.score),
+        remedy(r.category)
+    );
     json!({
         "id": id,
         "name": r.label,
         "shortDescription": {"text": description},
+        "fullDescription": {"text": format!("{description} ({} rule {id}, pack {})", r.category, r.pack)},
+        "help": {"text": help, "markdown": markdown},
         "defaultConfiguration": {"level": level(r.action)},
-        "properties": {"category": r.category, "pack": r.pack},
+        "properties": {
+            "category": r.category,
+            "pack": r.pack,
+            "security-severity": security_severity(r.category, r.score),
+            "tags": ["security", r.category.as_str()],
+            "precision": if r.score >= 0.9 { "high" } else if r.score >= 0.6 { "medium" } else { "low" },
+        },
     })
 }
 

@@ -1,6 +1,7 @@
 //! `picket scan PATH...`: corpus mode. Turns the flags into [`BatchOptions`], wires the
 //! progress bar (only when stderr is a terminal), decides what goes to stdout, and renders the
-//! summary. Exit status: 0 nothing blocked, 1 something blocked, 2 error.
+//! summary. Exit status: 0 nothing blocked, 1 something blocked (or masked, with
+//! `--fail-on mask`), 2 error.
 //!
 //! Standard output carries exactly one thing: the SARIF log (`--format sarif`), else the
 //! summary (`--summary`, or `--format json`), else the JSON Lines report when no `--report`
@@ -14,7 +15,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use picket::batch::{self, BatchOptions, BatchSummary, ChunkUnit, ClassifyPolicy, OutputTarget, Progress, DEFAULT_MAX_FILE_SIZE};
-use picket::{Direction, Engine};
+use picket::{Decision, Direction, Engine};
+
+use crate::cli::style::FailOn;
 
 /// Flags of corpus mode; they need at least one PATH (see [`CorpusArgs::misplaced`]: clap's
 /// `requires` is not enforced against a PATH that conflicts with `--text`).
@@ -27,9 +30,6 @@ pub struct CorpusArgs {
     /// Print a summary: a table, or JSON with --format json.
     #[arg(long)]
     summary: bool,
-    /// Summary as a text table or JSON; `sarif` prints a SARIF 2.1.0 log instead.
-    #[arg(long, value_enum, default_value = "text")]
-    format: OutputFormat,
     /// Write a masked copy of every scanned file under DIR, mirroring the input tree.
     #[arg(long, value_name = "DIR")]
     masked_dir: Option<PathBuf>,
@@ -87,7 +87,6 @@ impl CorpusArgs {
         let given = [
             (self.report.is_some(), "--report"),
             (self.summary, "--summary"),
-            (self.format != OutputFormat::Text, "--format"),
             (self.masked_dir.is_some(), "--masked-dir"),
             (self.quarantine.is_some(), "--quarantine"),
             (self.field.is_some(), "--field"),
@@ -103,8 +102,10 @@ impl CorpusArgs {
     }
 }
 
+/// `picket scan --format`: in corpus mode the summary as a table or JSON, or a SARIF log; for
+/// one text or JSON Lines, a report as JSON (the default there) or a human line.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum OutputFormat {
+pub enum OutputFormat {
     Text,
     Json,
     Sarif,
@@ -119,14 +120,9 @@ fn parse_classify(s: &str) -> Result<ClassifyPolicy, String> {
 }
 
 /// Run corpus mode over `paths`.
-pub fn run(
-    paths: &[PathBuf],
-    args: &CorpusArgs,
-    engine: &Engine,
-    direction: Option<Direction>,
-    policy: Option<&str>,
-) -> anyhow::Result<ExitCode> {
-    let options = options(paths, args, direction, policy)?;
+pub fn run(paths: &[PathBuf], args: &CorpusArgs, engine: &Engine, gate: Gate) -> anyhow::Result<ExitCode> {
+    let Gate { direction, policy, format, fail_on } = gate;
+    let options = options(paths, args, format, direction, policy)?;
     stop_on_signals(options.stop.clone());
     let bar = progress_bar();
     let on_progress = |p: Progress| {
@@ -139,13 +135,28 @@ pub fn run(
         bar.finish_and_clear();
     }
     let summary = summary?;
-    print_summary(args, &summary)?;
-    Ok(match (summary.interrupted, summary.any_blocked()) {
+    print_summary(args, format, &summary)?;
+    let worst = if summary.any_blocked() {
+        Decision::Block
+    } else if summary.decisions.mask > 0 {
+        Decision::Mask
+    } else {
+        Decision::Allow
+    };
+    Ok(match (summary.interrupted, fail_on.fails(worst)) {
         // 128 + SIGINT, as shells report an interrupted command.
         (true, _) => ExitCode::from(130),
         (false, true) => ExitCode::from(1),
         (false, false) => ExitCode::SUCCESS,
     })
+}
+
+/// What the scan flags outside corpus mode say about a corpus run.
+pub struct Gate<'a> {
+    pub direction: Option<Direction>,
+    pub policy: Option<&'a str>,
+    pub format: OutputFormat,
+    pub fail_on: FailOn,
 }
 
 /// On the first SIGINT or SIGTERM, ask the run to stop cleanly (documents in flight are
@@ -173,8 +184,14 @@ fn stop_on_signals(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
 }
 
 /// Flags → library options, with stdout given to exactly one output.
-fn options(paths: &[PathBuf], args: &CorpusArgs, direction: Option<Direction>, policy: Option<&str>) -> anyhow::Result<BatchOptions> {
-    let stdout_taken = args.format == OutputFormat::Sarif || summary_on_stdout(args);
+fn options(
+    paths: &[PathBuf],
+    args: &CorpusArgs,
+    format: OutputFormat,
+    direction: Option<Direction>,
+    policy: Option<&str>,
+) -> anyhow::Result<BatchOptions> {
+    let stdout_taken = format == OutputFormat::Sarif || summary_on_stdout(args, format);
     let report = match args.report.as_deref() {
         Some(p) if p.as_os_str() == "-" && stdout_taken => {
             anyhow::bail!("--report - and --summary/--format json/sarif would both use stdout")
@@ -203,7 +220,7 @@ fn options(paths: &[PathBuf], args: &CorpusArgs, direction: Option<Direction>, p
         ordered: args.ordered,
         resume: args.resume,
         report,
-        sarif: (args.format == OutputFormat::Sarif).then_some(OutputTarget::Stdout),
+        sarif: (format == OutputFormat::Sarif).then_some(OutputTarget::Stdout),
         quarantine: args.quarantine.clone(),
         masked_dir: args.masked_dir.clone(),
         estimate_totals: false,
@@ -211,8 +228,8 @@ fn options(paths: &[PathBuf], args: &CorpusArgs, direction: Option<Direction>, p
     })
 }
 
-fn summary_on_stdout(args: &CorpusArgs) -> bool {
-    args.format == OutputFormat::Json || (args.summary && args.format == OutputFormat::Text)
+fn summary_on_stdout(args: &CorpusArgs, format: OutputFormat) -> bool {
+    format == OutputFormat::Json || (args.summary && format == OutputFormat::Text)
 }
 
 /// A bar on stderr when it is a terminal; nothing otherwise (CI logs stay clean).
@@ -239,8 +256,8 @@ fn show(bar: &ProgressBar, p: Progress) {
 }
 
 /// Print the summary where the flags say: stdout, or stderr when SARIF holds stdout.
-fn print_summary(args: &CorpusArgs, summary: &BatchSummary) -> anyhow::Result<()> {
-    match args.format {
+fn print_summary(args: &CorpusArgs, format: OutputFormat, summary: &BatchSummary) -> anyhow::Result<()> {
+    match format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(summary)?),
         OutputFormat::Text if args.summary => print!("{}", table(summary)),
         OutputFormat::Sarif if args.summary => eprint!("{}", table(summary)),
