@@ -21,3 +21,12 @@ lint:
 bench: setup
 	python3 ../shared/bench/gen_corpus.py --out bench-corpus/engine
 	cargo bench --bench engine
+
+.PHONY: k8s-validate container-smoke
+# Issue 15: the Kubernetes manifests against the bundled API schemas (pinned kubernetes-validate).
+k8s-validate:
+	./scripts/k8s-validate.sh
+
+# Issue 15: build the container image with podman (no registry) and smoke-test it.
+container-smoke: setup
+	./scripts/container-smoke.sh
