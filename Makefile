@@ -30,3 +30,9 @@ k8s-validate:
 # Issue 15: build the container image with podman (no registry) and smoke-test it.
 container-smoke: setup
 	./scripts/container-smoke.sh
+
+.PHONY: python-client-test
+# Issue 15: the Python client (clients/python/, standard library only) against the real daemon.
+python-client-test:
+	cargo build --quiet
+	PICKET_BIN=target/debug/picket python3 -m unittest discover -s clients/python/tests -v
