@@ -521,6 +521,7 @@ async fn credentials_rotate_under_load_without_failures() {
     marks.push(total);
     assert!(marks.windows(2).all(|w| w[1] > w[0]), "requests per phase: {marks:?}");
     assert!(total >= 40, "only {total} requests");
+    eprintln!("rotation under load: {total} requests, none failed; cumulative per phase {marks:?}");
     // After the broken write the last good certificate still serves.
     let (_, served) = tls_scan(s.addr, &probe, "/healthz", None).await.unwrap();
     assert_eq!(served, der2);
