@@ -36,3 +36,17 @@ install: setup
 	install -D -m 644 -t "$(DESTDIR)$(PREFIX)/share/picket/rules" rules/*.toml
 	install -D -m 644 examples/picket.toml "$(DESTDIR)$(PREFIX)/share/picket/picket.example.toml"
 	install -D -m 644 "$$(readlink -f third_party/onnxruntime/libonnxruntime.so)" "$(DESTDIR)$(PREFIX)/lib/picket/libonnxruntime.so"
+.PHONY: k8s-validate container-smoke
+# Issue 15: the Kubernetes manifests against the bundled API schemas (pinned kubernetes-validate).
+k8s-validate:
+	./scripts/k8s-validate.sh
+
+# Issue 15: build the container image with podman (no registry) and smoke-test it.
+container-smoke: setup
+	./scripts/container-smoke.sh
+
+.PHONY: python-client-test
+# Issue 15: the Python client (clients/python/, standard library only) against the real daemon.
+python-client-test:
+	cargo build --quiet
+	PICKET_BIN=target/debug/picket python3 -m unittest discover -s clients/python/tests -v

@@ -56,6 +56,9 @@ struct ConfigFile {
     rate_limit: Option<ops::RateLimitSyntax>,
     #[serde(default)]
     audit: Option<ops::AuditSyntax>,
+    jwt: Option<toml::Spanned<JwtSyntax>>,
+    #[serde(default)]
+    client_identity: Vec<toml::Spanned<ClientIdentitySyntax>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -72,6 +75,8 @@ struct ServerSyntax {
     shutdown_grace_ms: Option<u64>,
     tls: Option<TlsSyntax>,
     watch_packs: Option<bool>,
+    credential_reload_ms: Option<u64>,
+    api_keys_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,6 +85,30 @@ struct TlsSyntax {
     cert: PathBuf,
     key: PathBuf,
     client_ca: Option<PathBuf>,
+    client_cert: Option<toml::Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JwtSyntax {
+    jwks: PathBuf,
+    issuer: String,
+    audience: String,
+    tenant_claim: Option<String>,
+    scope_claim: Option<String>,
+    leeway_secs: Option<u64>,
+    max_lifetime_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientIdentitySyntax {
+    name: String,
+    tenant: Option<String>,
+    uri_san: Option<String>,
+    subject_cn: Option<String>,
+    #[serde(default = "default_scopes")]
+    scopes: Vec<toml::Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,6 +205,64 @@ pub struct TlsConfig {
     pub client_ca: Option<PathBuf>,
 }
 
+/// Identity beyond static API keys (issue 15): short-lived JWT bearer tokens and mTLS client
+/// certificates, each mapped to a tenant and scopes.
+#[derive(Debug, Clone)]
+pub struct IdentityConfig {
+    /// Accept JWT bearer tokens verified against a JWKS file.
+    pub jwt: Option<JwtConfig>,
+    /// Client certificate identities (needs `server.tls.client_ca`).
+    pub clients: Vec<ClientIdentity>,
+    /// With a client CA: also accept TLS clients without a certificate (they then need a bearer
+    /// credential on every request).
+    pub client_cert_optional: bool,
+    /// How often the certificate, key, client CA bundle and JWKS files are checked for changes.
+    pub reload_every: Duration,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig { jwt: None, clients: Vec::new(), client_cert_optional: false, reload_every: Duration::from_secs(5) }
+    }
+}
+
+/// How JWT bearer tokens are verified.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    /// A JWKS document (RS256, ES256 and EdDSA keys are used; others are skipped).
+    pub jwks: PathBuf,
+    /// The required `iss`.
+    pub issuer: String,
+    /// The required `aud` (one of the token's audiences).
+    pub audience: String,
+    /// The claim holding the tenant (default `tenant`).
+    pub tenant_claim: String,
+    /// The claim holding the scopes: a space-separated string or an array (default `scope`).
+    pub scope_claim: String,
+    /// Clock skew allowed on `exp`, `nbf` and `iat`.
+    pub leeway: Duration,
+    /// Longest accepted lifetime, `exp` minus `iat` (or `nbf`): tokens must be short-lived.
+    pub max_lifetime: Duration,
+}
+
+/// How a verified client certificate is recognised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientMatch {
+    /// A URI subject alternative name, e.g. a SPIFFE ID `spiffe://example.org/ns/a/sa/b`.
+    UriSan(String),
+    /// The subject's common name.
+    SubjectCn(String),
+}
+
+/// A client certificate identity: who it is, its tenant and scopes.
+#[derive(Debug, Clone)]
+pub struct ClientIdentity {
+    pub name: String,
+    pub tenant: String,
+    pub matches: ClientMatch,
+    pub scopes: Vec<Scope>,
+}
+
 /// Limits the daemon enforces.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -230,6 +317,8 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// `[audit]`: where one JSON line per decision goes.
     pub audit: Option<AuditTarget>,
+    /// JWT and mTLS identities (issue 15).
+    pub identity: IdentityConfig,
 }
 
 /// Where `picket serve` listens with no configuration.
@@ -255,6 +344,7 @@ impl Default for Config {
             policies: Vec::new(),
             rate_limits: RateLimits::default(),
             audit: None,
+            identity: IdentityConfig::default(),
         }
     }
 }
@@ -295,6 +385,7 @@ impl Config {
         l.shutdown_grace = s.shutdown_grace_ms.map_or(l.shutdown_grace, Duration::from_millis);
         l.max_batch_items = s.max_batch_items.unwrap_or(l.max_batch_items).max(1);
         config.watch_packs = s.watch_packs.unwrap_or(false);
+        let client_cert = file.server.tls.as_ref().and_then(|t| t.client_cert.clone());
         config.tls = file.server.tls.map(|t| TlsConfig { cert: rel(t.cert), key: rel(t.key), client_ca: t.client_ca.map(rel) });
 
         let mut seen: std::collections::HashMap<[u8; 32], String> = std::collections::HashMap::new();
@@ -343,6 +434,14 @@ impl Config {
         v.max_bytes = file.vault.max_bytes.unwrap_or(v.max_bytes);
         v.ttl = file.vault.ttl_secs.map_or(v.ttl, Duration::from_secs);
 
+        if let Some(keys) = file.server.api_keys_file.map(rel) {
+            load_api_keys_file(&mut config, &keys)?;
+        }
+        parse_identity(&mut config, file.jwt, file.client_identity, client_cert, &invalid, &rel)?;
+        if let Some(ms) = file.server.credential_reload_ms {
+            config.identity.reload_every = Duration::from_millis(ms.max(10));
+        }
+
         for (name, p) in file.policy {
             let at = p.span().start;
             config.policies.push(build_policy(name, p.into_inner()).map_err(|m| invalid(at, m))?);
@@ -351,6 +450,125 @@ impl Config {
         config.audit = ops::audit(file.audit, rel);
         Ok(config)
     }
+}
+
+impl Config {
+    /// True when callers must authenticate: API keys, JWT or client identities are configured.
+    pub fn auth_configured(&self) -> bool {
+        !self.api_keys.is_empty() || self.identity.jwt.is_some() || !self.identity.clients.is_empty()
+    }
+}
+
+impl Scope {
+    /// The scope a wire name (`scan`, `restore`, `admin`) stands for.
+    pub fn from_name(name: &str) -> Option<Scope> {
+        match name {
+            "scan" => Some(Scope::Scan),
+            "restore" => Some(Scope::Restore),
+            "admin" => Some(Scope::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// `server.api_keys_file`: a second file holding only `[[api_key]]` entries (a Kubernetes Secret
+/// beside a ConfigMap), validated like the main file's and merged with them.
+fn load_api_keys_file(config: &mut Config, path: &Path) -> Result<(), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        line: 1,
+        column: 1,
+        message: e.message().trim().to_string(),
+    })?;
+    if let Some(other) = table.keys().find(|k| k.as_str() != "api_key") {
+        return Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: format!("an API keys file holds only [[api_key]] entries, not {other:?}"),
+        });
+    }
+    let keys = Config::parse(path, &text)?.api_keys;
+    for k in keys {
+        if let Some(first) = config.api_keys.iter().find(|o| o.sha256 == k.sha256) {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: 1,
+                column: 1,
+                message: format!("api_key {:?}: same sha256 as api_key {:?}; each entry needs its own key", k.name, first.name),
+            });
+        }
+        config.api_keys.push(k);
+    }
+    Ok(())
+}
+
+/// `[jwt]`, `[[client_identity]]` and `server.tls.client_cert` into `config.identity`.
+fn parse_identity(
+    config: &mut Config,
+    jwt: Option<toml::Spanned<JwtSyntax>>,
+    clients: Vec<toml::Spanned<ClientIdentitySyntax>>,
+    client_cert: Option<toml::Spanned<String>>,
+    invalid: &dyn Fn(usize, String) -> ConfigError,
+    rel: &dyn Fn(PathBuf) -> PathBuf,
+) -> Result<(), ConfigError> {
+    if let Some(mode) = client_cert {
+        config.identity.client_cert_optional = match mode.get_ref().as_str() {
+            "required" => false,
+            "optional" => true,
+            other => return Err(invalid(mode.span().start, format!("server.tls.client_cert: {other:?} (expected required or optional)"))),
+        };
+    }
+    if let Some(j) = jwt {
+        let at = j.span().start;
+        let j = j.into_inner();
+        if j.issuer.trim().is_empty() || j.audience.trim().is_empty() {
+            return Err(invalid(at, "jwt: issuer and audience must not be empty (both are enforced)".into()));
+        }
+        let max_lifetime = j.max_lifetime_secs.unwrap_or(3600);
+        if max_lifetime == 0 {
+            return Err(invalid(at, "jwt.max_lifetime_secs must be at least 1".into()));
+        }
+        config.identity.jwt = Some(JwtConfig {
+            jwks: rel(j.jwks),
+            issuer: j.issuer,
+            audience: j.audience,
+            tenant_claim: j.tenant_claim.unwrap_or_else(|| "tenant".into()),
+            scope_claim: j.scope_claim.unwrap_or_else(|| "scope".into()),
+            leeway: Duration::from_secs(j.leeway_secs.unwrap_or(30)),
+            max_lifetime: Duration::from_secs(max_lifetime),
+        });
+    }
+    for c in clients {
+        let at = c.span().start;
+        let c = c.into_inner();
+        if config.tls.as_ref().and_then(|t| t.client_ca.as_ref()).is_none() {
+            return Err(invalid(
+                at,
+                format!("client_identity {:?}: needs server.tls.client_ca (client certificates are only trusted when verified)", c.name),
+            ));
+        }
+        let matches = match (c.uri_san, c.subject_cn) {
+            (Some(uri), None) if !uri.is_empty() => ClientMatch::UriSan(uri),
+            (None, Some(cn)) if !cn.is_empty() => ClientMatch::SubjectCn(cn),
+            _ => return Err(invalid(at, format!("client_identity {:?}: set exactly one of uri_san or subject_cn", c.name))),
+        };
+        if let Some(first) = config.identity.clients.iter().find(|o| o.matches == matches) {
+            return Err(invalid(at, format!("client_identity {:?}: same certificate match as {:?}", c.name, first.name)));
+        }
+        let mut scopes = Vec::new();
+        for s in &c.scopes {
+            scopes.push(Scope::from_name(s.get_ref()).ok_or_else(|| {
+                invalid(
+                    s.span().start,
+                    format!("client_identity {:?}: unknown scope {:?} (expected scan, restore or admin)", c.name, s.get_ref()),
+                )
+            })?);
+        }
+        config.identity.clients.push(ClientIdentity { tenant: c.tenant.unwrap_or_else(|| c.name.clone()), name: c.name, matches, scopes });
+    }
+    Ok(())
 }
 
 /// A named policy: the default policy with the file's settings on top.

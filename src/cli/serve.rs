@@ -43,7 +43,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = args.engine.load_config()?;
     let listen = args.listen.unwrap_or(config.listen);
     // Before loading anything: an exposed daemon without keys is refused outright.
-    server::check_exposure(listen, !config.api_keys.is_empty())?;
+    server::check_exposure(listen, config.auth_configured())?;
 
     let mut options = ServerOptions::from_config(&config);
     options.classifier_required = config.model_enabled && !args.engine.no_classifier;

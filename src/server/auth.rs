@@ -5,7 +5,11 @@
 //! timing says nothing about which bytes or which key matched. A route names the scope it needs:
 //! no or an unknown key → 401, a known key without the scope → 403.
 //!
-//! With no keys configured, auth is off and every caller is the anonymous principal of tenant
+//! Besides static keys (issue 15): JWT bearer tokens verified against a JWKS ([`super::jwt`]),
+//! and verified mTLS client certificates mapped to a tenant ([`super::mtls`]). A bearer
+//! credential, when sent, decides; without one, a mapped client certificate does.
+//!
+//! With no keys, JWT or client identities configured, auth is off and every caller is the anonymous principal of tenant
 //! `""` with every scope; [`check_exposure`] makes that legal on loopback addresses only.
 
 use std::net::SocketAddr;
@@ -19,8 +23,10 @@ use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use super::error::ApiError;
+use super::jwt::{JwtVerifier, SharedVerifier};
+use super::mtls::PeerIdentity;
 use super::AppState;
-use crate::config::{ApiKey, Scope};
+use crate::config::{ApiKey, ClientIdentity, ClientMatch, Scope};
 
 /// Who is calling: the key's name, its tenant (which owns its vault sessions) and its scopes.
 #[derive(Debug, Clone)]
@@ -48,6 +54,8 @@ pub struct Auth {
     hashes: Vec<[u8; 32]>,
     principals: Vec<Arc<Principal>>,
     anonymous: Arc<Principal>,
+    jwt: Option<SharedVerifier>,
+    clients: Vec<(ClientMatch, Arc<Principal>)>,
 }
 
 impl Auth {
@@ -64,31 +72,84 @@ impl Auth {
                 tenant: String::new(),
                 scopes: vec![Scope::Scan, Scope::Restore, Scope::Admin],
             }),
+            jwt: None,
+            clients: Vec::new(),
         }
     }
 
-    /// True when API keys are configured and required.
-    pub fn enabled(&self) -> bool {
-        !self.hashes.is_empty()
+    /// Static keys plus JWT bearer tokens (`jwt`) and mTLS client identities (`clients`).
+    pub fn with_identity(keys: &[ApiKey], jwt: Option<JwtVerifier>, clients: &[ClientIdentity]) -> Auth {
+        let mut auth = Auth::new(keys);
+        auth.jwt = jwt.map(|v| Arc::new(arc_swap::ArcSwap::from_pointee(v)));
+        auth.clients = clients
+            .iter()
+            .map(|c| {
+                let name = format!("mtls:{}", c.name);
+                (c.matches.clone(), Arc::new(Principal { name, tenant: c.tenant.clone(), scopes: c.scopes.clone() }))
+            })
+            .collect();
+        auth
     }
 
-    /// Resolve the `Authorization` header to a principal and check it meets `need`.
-    pub fn authorize(&self, authorization: Option<&HeaderValue>, need: Need) -> Result<Arc<Principal>, ApiError> {
+    /// True when callers must authenticate (keys, JWT or client identities are configured).
+    pub fn enabled(&self) -> bool {
+        !self.hashes.is_empty() || self.jwt.is_some() || !self.clients.is_empty()
+    }
+
+    /// The swappable JWT verifier, when JWT is configured (the credential watcher replaces it).
+    pub fn jwt(&self) -> Option<&SharedVerifier> {
+        self.jwt.as_ref()
+    }
+
+    /// Like [`Auth::authorize`], also considering the connection's verified client certificate.
+    pub fn authorize_peer(
+        &self,
+        authorization: Option<&HeaderValue>,
+        peer: Option<&PeerIdentity>,
+        need: Need,
+    ) -> Result<Arc<Principal>, ApiError> {
         if !self.enabled() {
             return Ok(self.anonymous.clone());
         }
-        let presented = authorization
-            .and_then(|v| v.to_str().ok())
+        let principal = match authorization {
+            Some(value) => self.bearer(value)?,
+            None => match peer {
+                Some(peer) => self.clients.iter().find(|(m, _)| peer.matches(m)).map(|(_, p)| p.clone()).ok_or_else(|| {
+                    ApiError::unauthorized(format!(
+                        "client certificate ({}) is not mapped to a tenant; add a [[client_identity]] or send `Authorization: Bearer <key or token>`",
+                        peer.describe()
+                    ))
+                })?,
+                None => return Err(ApiError::unauthorized("missing API key: send `Authorization: Bearer <key>`")),
+            },
+        };
+        check_scope(principal, need)
+    }
+
+    /// A static key, else (when it looks like one and JWT is on) a JWT.
+    fn bearer(&self, value: &HeaderValue) -> Result<Arc<Principal>, ApiError> {
+        let presented = value
+            .to_str()
+            .ok()
             .and_then(bearer_token)
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| ApiError::unauthorized("missing API key: send `Authorization: Bearer <key>`"))?;
-        let principal = self.lookup(presented).ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
-        match need {
-            Need::AnyKey => Ok(principal),
-            Need::Scope(scope) if principal.scopes.contains(&scope) => Ok(principal),
-            Need::Scope(scope) => Err(ApiError::forbidden(format!("this API key lacks the {:?} scope", scope_name(scope)))),
+        if let Some(p) = self.lookup(presented) {
+            return Ok(p);
         }
+        match &self.jwt {
+            Some(jwt) if presented.bytes().filter(|&b| b == b'.').count() == 2 => {
+                let principal = jwt.load().verify(presented).map_err(|e| ApiError::unauthorized(format!("invalid bearer token: {e}")))?;
+                Ok(Arc::new(principal))
+            }
+            _ => Err(ApiError::unauthorized("invalid API key")),
+        }
+    }
+
+    /// Resolve the `Authorization` header to a principal and check it meets `need`.
+    pub fn authorize(&self, authorization: Option<&HeaderValue>, need: Need) -> Result<Arc<Principal>, ApiError> {
+        self.authorize_peer(authorization, None, need)
     }
 
     fn lookup(&self, presented: &str) -> Option<Arc<Principal>> {
@@ -98,6 +159,14 @@ impl Auth {
             found.conditional_assign(&(i as u32), digest.ct_eq(hash));
         }
         self.principals.get(found as usize).cloned()
+    }
+}
+
+fn check_scope(principal: Arc<Principal>, need: Need) -> Result<Arc<Principal>, ApiError> {
+    match need {
+        Need::AnyKey => Ok(principal),
+        Need::Scope(scope) if principal.scopes.contains(&scope) => Ok(principal),
+        Need::Scope(scope) => Err(ApiError::forbidden(format!("this credential lacks the {:?} scope", scope_name(scope)))),
     }
 }
 
@@ -133,7 +202,8 @@ pub fn check_exposure(addr: SocketAddr, auth_enabled: bool) -> Result<(), Expose
 
 /// Middleware: authorize the request for `need` and put the [`Principal`] in its extensions.
 pub async fn require(State((state, need)): State<(AppState, Need)>, mut req: Request, next: Next) -> Result<Response, ApiError> {
-    let principal = state.auth().authorize(req.headers().get(header::AUTHORIZATION), need)?;
+    let peer = req.extensions().get::<Arc<PeerIdentity>>().cloned();
+    let principal = state.auth().authorize_peer(req.headers().get(header::AUTHORIZATION), peer.as_deref(), need)?;
     tracing::Span::current().record("key", principal.name.as_str());
     req.extensions_mut().insert(principal);
     Ok(next.run(req).await)

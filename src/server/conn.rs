@@ -22,6 +22,8 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tower::ServiceExt as _;
 
+use super::mtls::PeerIdentity;
+
 /// Connection-level limits.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConnLimits {
@@ -39,7 +41,7 @@ pub(crate) struct ConnLimits {
 /// finish (idle connections close at once) and close whatever is left after the grace period.
 pub(crate) async fn serve<F>(
     listener: TcpListener,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<super::tls::SharedTlsConfig>,
     app: Router,
     limits: ConnLimits,
     on_refused: impl Fn() + Send + 'static,
@@ -51,7 +53,6 @@ where
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let (closing_tx, closing) = watch::channel(false);
     let mut connections = JoinSet::new();
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -76,7 +77,9 @@ where
                 };
                 // Small JSON replies on keep-alive connections must not wait for Nagle.
                 let _ = stream.set_nodelay(true);
-                connections.spawn(connection(stream, acceptor.clone(), app.clone(), limits, closing.clone(), slot));
+                // The TLS config current at accept time: rotated credentials apply to new connections.
+                let acceptor = tls.as_ref().map(|t| tokio_rustls::TlsAcceptor::from(t.load_full()));
+                connections.spawn(connection(stream, acceptor, app.clone(), limits, closing.clone(), slot));
             }
         }
     }
@@ -105,7 +108,7 @@ async fn connection(
     _slot: OwnedSemaphorePermit,
 ) {
     let Some(acceptor) = acceptor else {
-        return http1(stream, app, limits, closing).await;
+        return http1(stream, app, limits, closing, None).await;
     };
     let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream));
     let tls = tokio::select! {
@@ -116,15 +119,20 @@ async fn connection(
         },
         () = closed(&mut closing) => return,
     };
-    http1(tls, app, limits, closing).await;
+    // The verified client certificate, if any, becomes the connection's peer identity.
+    let peer = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(PeerIdentity::from_cert).map(Arc::new);
+    http1(tls, app, limits, closing, peer).await;
 }
 
-async fn http1<I>(io: I, app: Router, limits: ConnLimits, mut closing: watch::Receiver<bool>)
+async fn http1<I>(io: I, app: Router, limits: ConnLimits, mut closing: watch::Receiver<bool>, peer: Option<Arc<PeerIdentity>>)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         let app = app.clone();
+        if let Some(p) = &peer {
+            req.extensions_mut().insert(p.clone());
+        }
         async move { Ok::<_, Infallible>(app.oneshot(req).await.unwrap_or_else(|never| match never {})) }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();

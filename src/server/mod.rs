@@ -26,9 +26,12 @@ pub mod auth;
 mod conn;
 pub mod error;
 mod handlers;
+pub mod jwt;
 pub mod metrics;
+pub mod mtls;
 mod process;
 pub mod ratelimit;
+mod rotate;
 pub mod tls;
 
 use std::future::Future;
@@ -48,7 +51,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::field::Empty;
 use tracing::Instrument as _;
 
-use crate::config::{ApiKey, Config, Limits, Scope, TlsConfig};
+use crate::config::{ApiKey, Config, IdentityConfig, Limits, Scope, TlsConfig};
 use crate::engine::Engine;
 use crate::pack::{CompiledPacks, PackError};
 
@@ -82,6 +85,9 @@ pub enum ServeError {
     /// TLS certificates or keys are unusable.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// The JWKS file is unusable.
+    #[error(transparent)]
+    Jwks(#[from] jwt::JwksError),
     /// Binding or serving failed.
     #[error("server I/O: {0}")]
     Io(#[from] std::io::Error),
@@ -117,6 +123,8 @@ pub struct ServerOptions {
     pub rate_limits: crate::config::RateLimits,
     /// Where the audit stream goes; `None`: no audit stream.
     pub audit: Option<crate::config::AuditTarget>,
+    /// JWT bearer tokens, mTLS client identities and how often credentials are re-read.
+    pub identity: IdentityConfig,
 }
 
 impl ServerOptions {
@@ -129,6 +137,7 @@ impl ServerOptions {
             classifier_required: config.model_enabled,
             rate_limits: config.rate_limits.clone(),
             audit: config.audit.clone(),
+            identity: config.identity.clone(),
         }
     }
 }
@@ -145,15 +154,17 @@ struct Inner {
     permits: Arc<Semaphore>,
     reload_lock: tokio::sync::Mutex<()>,
     classifier_required: bool,
-    tls: Option<Arc<rustls::ServerConfig>>,
     rate_limiter: Option<ratelimit::RateLimiter>,
     audit: Option<audit::Audit>,
+    tls: Option<tls::SharedTlsConfig>,
+    /// What `rotate` watches: the TLS files (with the optional-client-cert flag) and the JWT config.
+    rotation: (Option<(TlsConfig, bool)>, Option<crate::config::JwtConfig>, Duration),
+    credential_reloads: AtomicU64,
 }
 
 impl AppState {
     /// Build the state; loads TLS material when configured.
     pub fn new(engine: Arc<Engine>, options: ServerOptions) -> Result<AppState, ServeError> {
-        let tls = options.tls.as_ref().map(tls::server_config).transpose()?;
         let audit = match &options.audit {
             Some(target) => Some(audit::Audit::open(target).map_err(|source| ServeError::Audit {
                 path: match target {
@@ -165,18 +176,30 @@ impl AppState {
             None => None,
         };
         let rate_limiter = options.rate_limits.enabled().then(|| ratelimit::RateLimiter::new(options.rate_limits.clone()));
+        let optional = options.identity.client_cert_optional;
+        let tls = options.tls.as_ref().map(|t| tls::server_config_with(t, optional)).transpose()?;
+        let jwt = options.identity.jwt.as_ref().map(jwt::JwtVerifier::load).transpose()?;
+        let auth = auth::Auth::with_identity(&options.api_keys, jwt, &options.identity.clients);
+        let rotation = (options.tls.clone().map(|t| (t, optional)), options.identity.jwt.clone(), options.identity.reload_every);
         Ok(AppState(Arc::new(Inner {
             rate_limiter,
             audit,
             engine,
             permits: Arc::new(Semaphore::new(options.limits.max_concurrency.max(1))),
             limits: options.limits,
-            auth: auth::Auth::new(&options.api_keys),
+            auth,
             metrics: Metrics::default(),
             reload_lock: tokio::sync::Mutex::new(()),
             classifier_required: options.classifier_required,
-            tls,
+            tls: tls.map(|c| Arc::new(arc_swap::ArcSwap::new(c))),
+            rotation,
+            credential_reloads: AtomicU64::new(0),
         })))
+    }
+
+    /// How many times rotated credentials (TLS files, JWKS) went live since start.
+    pub fn credential_reloads(&self) -> u64 {
+        self.0.credential_reloads.load(Ordering::Relaxed)
     }
 
     /// The engine.
@@ -292,7 +315,13 @@ where
     };
     let counter = state.clone();
     let on_refused = move || counter.metrics().record_rejection("too_many_connections");
-    conn::serve(listener, state.0.tls.clone(), app, limits, on_refused, shutdown).await?;
+    let (tls_files, jwt, every) = state.0.rotation.clone();
+    let watcher = (tls_files.is_some() || jwt.is_some()).then(|| tokio::spawn(rotate::watch(state.clone(), tls_files, jwt, every)));
+    let served = conn::serve(listener, state.0.tls.clone(), app, limits, on_refused, shutdown).await;
+    if let Some(w) = watcher {
+        w.abort();
+    }
+    served?;
     Ok(())
 }
 

@@ -30,8 +30,20 @@ pub enum TlsError {
     Rustls(String),
 }
 
+/// The rustls configuration new connections use; `server::rotate` swaps it when the
+/// certificate, key or client CA files change, while open connections keep theirs.
+pub type SharedTlsConfig = Arc<arc_swap::ArcSwap<rustls::ServerConfig>>;
+
 /// Build the rustls server configuration from PEM files.
 pub fn server_config(tls: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    server_config_with(tls, false)
+}
+
+/// Like [`server_config`]; with `client_cert_optional`, a client CA verifies the certificates
+/// clients send but clients without one are let through (to authenticate by bearer credential).
+/// A key that does not match the certificate is refused (rustls checks), so a rotation caught
+/// half-written fails here and is retried instead of serving a broken pair.
+pub fn server_config_with(tls: &TlsConfig, client_cert_optional: bool) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs = load_certs("certificate", &tls.cert)?;
     let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| pem_error("private key", &tls.key, e))?;
@@ -44,9 +56,9 @@ pub fn server_config(tls: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, TlsEr
             for cert in load_certs("client CA", ca)? {
                 roots.add(cert).map_err(|e| TlsError::Rustls(format!("client CA {}: {e}", ca.display())))?;
             }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .map_err(|e| TlsError::Rustls(e.to_string()))?;
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = if client_cert_optional { verifier.allow_unauthenticated() } else { verifier };
+            let verifier = verifier.build().map_err(|e| TlsError::Rustls(e.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         }
         None => builder.with_no_client_auth(),
