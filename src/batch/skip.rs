@@ -20,6 +20,9 @@ pub(crate) enum SkipReason {
     Walk(String),
     /// The engine failed on a chunk (e.g. the classifier stopped).
     ScanFailed(String),
+    /// Matched a `.gitignore`, `.ignore` or git exclude rule (a folder is reported once, not
+    /// file by file); `--no-ignore` scans it.
+    Ignored { folder: bool },
 }
 
 impl SkipReason {
@@ -33,6 +36,7 @@ impl SkipReason {
             SkipReason::Extract(_) => "malformed",
             SkipReason::Walk(_) => "walk_error",
             SkipReason::ScanFailed(_) => "scan_failed",
+            SkipReason::Ignored { .. } => "ignored",
         }
     }
 
@@ -53,6 +57,12 @@ impl fmt::Display for SkipReason {
             SkipReason::Extract(e) => write!(f, "{e}"),
             SkipReason::Walk(e) => write!(f, "{e}"),
             SkipReason::ScanFailed(e) => write!(f, "scan failed: {e}"),
+            SkipReason::Ignored { folder: true } => {
+                f.write_str("folder matched an ignore rule (.gitignore, .ignore or git exclude); --no-ignore scans it")
+            }
+            SkipReason::Ignored { folder: false } => {
+                f.write_str("matched an ignore rule (.gitignore, .ignore or git exclude); --no-ignore scans it")
+            }
         }
     }
 }

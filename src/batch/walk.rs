@@ -6,7 +6,9 @@
 //! `--exclude` globs use gitignore syntax. Files come out sorted by name within each folder so
 //! that runs over the same tree are reproducible.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use ignore::overrides::{Override, OverrideBuilder};
 use ignore::{DirEntry, WalkBuilder};
@@ -49,12 +51,21 @@ pub(crate) enum Entry {
 }
 
 /// Walk every root in order, calling `each` until it returns false. Files in `outputs`
-/// (absolute paths of this run's own output files) are passed over silently.
+/// (absolute paths of this run's own output files) are passed over silently. What an ignore
+/// rule hides is reported too (a security scanner never skips silently): after a root's
+/// filtered walk, a second walk without ignore files reports each path the first did not
+/// yield, once per topmost ignored folder.
 pub(crate) fn walk(roots: &[Root], settings: &WalkSettings, outputs: &[PathBuf], mut each: impl FnMut(Entry) -> bool) {
     for (index, root) in roots.iter().enumerate() {
-        for result in builder(&root.path, settings).build() {
+        let mut seen = HashSet::new();
+        for result in builder(&root.path, settings, !settings.no_ignore).build() {
             let entry = match result {
-                Ok(entry) => classify(entry, index, outputs),
+                Ok(entry) => {
+                    if !settings.no_ignore {
+                        seen.insert(entry.path().to_path_buf());
+                    }
+                    classify(entry, index, outputs)
+                }
                 Err(err) => {
                     let path = error_path(&err).unwrap_or_else(|| root.path.clone());
                     Some(Entry::Skip { path, reason: SkipReason::Walk(err.to_string()) })
@@ -66,7 +77,40 @@ pub(crate) fn walk(roots: &[Root], settings: &WalkSettings, outputs: &[PathBuf],
                 }
             }
         }
+        if !settings.no_ignore && !report_ignored(&root.path, settings, seen, &mut each) {
+            return;
+        }
     }
+}
+
+/// Report every path under `root` that the filtered walk did not yield, pruning at the first
+/// ignored folder. Returns false when `each` asked to stop.
+fn report_ignored(root: &Path, settings: &WalkSettings, seen: HashSet<PathBuf>, each: &mut impl FnMut(Entry) -> bool) -> bool {
+    let seen = Arc::new(seen);
+    let ignored = Arc::new(Mutex::new(Vec::new()));
+    let mut b = builder(root, settings, false);
+    let (hidden, found) = (settings.hidden, Arc::clone(&ignored));
+    b.filter_entry(move |e| {
+        let folder = e.file_type().is_some_and(|t| t.is_dir());
+        if !hidden && folder && e.depth() > 0 && is_vcs_dir(e.file_name()) {
+            return false;
+        }
+        if seen.contains(e.path()) {
+            return true;
+        }
+        found.lock().expect("ignored list").push((e.path().to_path_buf(), folder));
+        false
+    });
+    for _ in b.build() {
+        let batch: Vec<(PathBuf, bool)> = std::mem::take(&mut *ignored.lock().expect("ignored list"));
+        for (path, folder) in batch {
+            if !each(Entry::Skip { path, reason: SkipReason::Ignored { folder } }) {
+                return false;
+            }
+        }
+    }
+    let rest: Vec<(PathBuf, bool)> = std::mem::take(&mut *ignored.lock().expect("ignored list"));
+    rest.into_iter().all(|(path, folder)| each(Entry::Skip { path, reason: SkipReason::Ignored { folder } }))
 }
 
 /// Count the files and bytes a walk would yield (for progress with an ETA).
@@ -82,12 +126,14 @@ pub(crate) fn totals(roots: &[Root], settings: &WalkSettings, outputs: &[PathBuf
     (files, bytes)
 }
 
-fn builder(root: &Path, settings: &WalkSettings) -> WalkBuilder {
+/// The walker; `ignore_files: false` turns off `.gitignore`/`.ignore`/git-exclude handling.
+/// The folder filter is set only on the filtered walk: `report_ignored` sets its own.
+fn builder(root: &Path, settings: &WalkSettings, ignore_files: bool) -> WalkBuilder {
     let mut b = WalkBuilder::new(root);
-    if settings.no_ignore {
+    if !ignore_files {
         b.standard_filters(false);
     }
-    if !settings.hidden {
+    if ignore_files && !settings.hidden {
         b.filter_entry(|e| !(e.depth() > 0 && e.file_type().is_some_and(|t| t.is_dir()) && is_vcs_dir(e.file_name())));
     }
     b.hidden(false).require_git(false).follow_links(false).overrides(settings.overrides.clone()).sort_by_file_name(|a, b| a.cmp(b));
@@ -178,6 +224,38 @@ mod tests {
         assert_eq!(names(d, &no_sub), [".aws/credentials", ".env", ".gitignore", ".hidden.txt", "a.txt", "b.md"]);
         let everything = WalkSettings::new(&[], &[], true, true).unwrap();
         assert_eq!(names(d, &everything).len(), 9);
+    }
+
+    /// Issue 10: what an ignore rule hides is listed, a folder once (its files are not).
+    #[test]
+    fn ignored_paths_are_reported_once_per_topmost_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("build/deep")).unwrap();
+        std::fs::create_dir_all(d.join(".git")).unwrap();
+        for f in ["keep.txt", "app.log", "build/a.txt", "build/deep/b.txt", ".git/config"] {
+            std::fs::write(d.join(f), "x").unwrap();
+        }
+        std::fs::write(d.join(".gitignore"), "*.log\nbuild/\n").unwrap();
+        let roots = [Root { path: d.to_path_buf(), is_dir: true, mirror: PathBuf::new() }];
+        let mut skipped = Vec::new();
+        walk(&roots, &WalkSettings::new(&[], &[], false, false).unwrap(), &[], |e| {
+            if let Entry::Skip { path, reason } = e {
+                skipped.push((path.strip_prefix(d).unwrap().to_string_lossy().into_owned(), reason));
+            }
+            true
+        });
+        skipped.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            skipped,
+            [("app.log".to_string(), SkipReason::Ignored { folder: false }), ("build".to_string(), SkipReason::Ignored { folder: true })]
+        );
+        let mut none = 0;
+        walk(&roots, &WalkSettings::new(&[], &[], false, true).unwrap(), &[], |e| {
+            none += matches!(e, Entry::Skip { .. }) as usize;
+            true
+        });
+        assert_eq!(none, 0, "--no-ignore scans everything, so nothing is reported as ignored");
     }
 
     #[test]
