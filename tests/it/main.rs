@@ -12,6 +12,7 @@ mod fuzz_regressions;
 mod golden;
 mod http;
 mod masking;
+mod nats;
 mod packs;
 mod pii_eval;
 mod props;
