@@ -126,10 +126,10 @@ pub(crate) fn scan(plan: &Plan<'_>, source: &Source<'_>, extracted: &Extracted<'
 
 /// Scan every chunk rules-first; then, as the classify policy says, scan the chosen chunks
 /// again with the classifier. Returns the reports and how many chunks were classified.
-fn scan_chunks(plan: &Plan<'_>, text: &str, ranges: &[Range<usize>], budget: Budget) -> Result<(Vec<Report>, usize), ScanError> {
+fn scan_chunks(plan: &Plan<'_>, text: &str, ranges: &[Range<usize>], deadline: Budget) -> Result<(Vec<Report>, usize), ScanError> {
     let classify_all = plan.classifier_loaded && plan.classify == ClassifyPolicy::All;
     let all: Vec<usize> = (0..ranges.len()).collect();
-    let mut reports = scan_some(plan, text, ranges, &all, classify_all, budget)?;
+    let mut reports = scan_some(plan, text, ranges, &all, classify_all, deadline)?;
     if !plan.classifier_loaded {
         return Ok((reports, 0));
     }
@@ -139,7 +139,7 @@ fn scan_chunks(plan: &Plan<'_>, text: &str, ranges: &[Range<usize>], budget: Bud
         ClassifyPolicy::Flagged => (0..reports.len()).filter(|&i| flag(&reports[i]) > 0.0).collect(),
         ClassifyPolicy::Budget(n) => budget(&reports, n),
     };
-    let again = scan_some(plan, text, ranges, &picked, true, budget)?;
+    let again = scan_some(plan, text, ranges, &picked, true, deadline)?;
     for (i, report) in picked.iter().zip(again) {
         reports[*i] = report;
     }
