@@ -24,8 +24,9 @@ CORPUS=${CORPUS:-bench-corpus/queue-${MB}mb}
 if [ ! -d "$CORPUS/files" ]; then
   python3 ../shared/bench/gen_corpus.py --out "$CORPUS" --mb "$MB" --files --prompts 0 >/dev/null
 fi
-cargo build --release --bin picket >&2
-bin=target/release/picket
+PROFILE=${PROFILE:-release} # PROFILE=dev measures the debug build (only to try the script out)
+[ -n "${SKIP_BUILD:-}" ] || cargo build --profile "$PROFILE" --bin picket >&2
+bin=target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")/picket
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -37,7 +38,7 @@ trap cleanup EXIT
 files=$(find "$CORPUS/files" -type f | wc -l)
 bytes=$(find "$CORPUS/files" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
 echo "corpus: $CORPUS/files ($files files, $((bytes / 1000000)) MB)"
-echo "host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), profile $PROFILE"
 find "$CORPUS/files" -type f -print0 | xargs -0 cat >/dev/null # page cache
 
 now() { date +%s.%N; }

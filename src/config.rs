@@ -356,9 +356,13 @@ impl Config {
             Some("nats") => {
                 let url = file.vault.nats_url.clone().unwrap_or_else(|| "nats://127.0.0.1:4222".into());
                 let var = file.vault.key_env.clone().ok_or_else(|| {
-                    invalid(at_vault, "[vault] backend = \"nats\" needs key_env: the variable holding the secret every replica shares".into())
+                    invalid(
+                        at_vault,
+                        "[vault] backend = \"nats\" needs key_env: the variable holding the secret every replica shares".into(),
+                    )
                 })?;
-                let secret = std::env::var(&var).map_err(|_| invalid(at_vault, format!("[vault] key_env: the variable {var} is not set")))?;
+                let secret =
+                    std::env::var(&var).map_err(|_| invalid(at_vault, format!("[vault] key_env: the variable {var} is not set")))?;
                 if secret.len() < 16 {
                     return Err(invalid(at_vault, format!("[vault] key_env: {var} must hold at least 16 bytes")));
                 }

@@ -67,10 +67,9 @@ impl Job {
     pub fn body(&self) -> Result<Body, String> {
         match (&self.text, &self.data_b64) {
             (Some(t), _) => Ok(Body::Inline(t.as_bytes().to_vec())),
-            (None, Some(b)) => base64::engine::general_purpose::STANDARD
-                .decode(b)
-                .map(Body::Inline)
-                .map_err(|e| format!("undecodable job: data_b64: {e}")),
+            (None, Some(b)) => {
+                base64::engine::general_purpose::STANDARD.decode(b).map(Body::Inline).map_err(|e| format!("undecodable job: data_b64: {e}"))
+            }
             (None, None) => Ok(Body::Reference),
         }
     }

@@ -171,7 +171,11 @@ pub async fn replay(queue: &Queue, corpus: &str) -> Result<u64, QueueError> {
         headers.insert("Nats-Msg-Id", id.as_str());
         let mut backoff = Duration::from_millis(10);
         loop {
-            let ack = queue.js.publish_with_headers(queue.settings.job_subject(&d.corpus), headers.clone(), d.payload.clone()).await.map_err(js)?;
+            let ack = queue
+                .js
+                .publish_with_headers(queue.settings.job_subject(&d.corpus), headers.clone(), d.payload.clone())
+                .await
+                .map_err(js)?;
             match ack.await {
                 Ok(_) => break,
                 Err(e) if super::chain(&e).contains("maximum") => {

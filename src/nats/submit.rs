@@ -74,34 +74,34 @@ pub fn submit(
     let walked = std::thread::scope(|scope| {
         let walker = scope.spawn(move || remote::walk_documents(options, engine, &mut |w| tx.blocking_send(w).is_ok()));
         let published = runtime.block_on(async {
-                while let Some(walked) = rx.recv().await {
-                    let (subject, id, payload, skipped) = match walked {
-                        Walked::Doc(doc, bytes) => {
-                            summary.bytes += bytes.len() as u64;
-                            summary.by_reference += u64::from(bytes.len() > inline_max);
-                            let job = Job::new(corpus, doc, bytes, settings.clone(), &packs, inline_max);
-                            let payload = serde_json::to_vec(&job).map_err(|e| QueueError::JetStream(e.to_string()))?;
-                            (queue.settings.job_subject(corpus), job.job_id, payload, false)
-                        }
-                        Walked::Skipped { key, line } => {
-                            let id = doc_id(&key);
-                            let msg_id = format!("{corpus}:{id}:skipped:{packs}");
-                            (queue.settings.result_subject(corpus, &id), msg_id, line.into_bytes(), true)
-                        }
-                    };
-                    let payload = Bytes::from(payload);
-                    let ack = publish(queue, &subject, &id, payload.clone()).await?;
-                    window.push_back(Pending { subject, id, payload, skipped, ack });
-                    if window.len() >= WINDOW {
-                        if let Some(p) = window.pop_front() {
-                            settle(queue, p, &mut summary).await?;
-                        }
+            while let Some(walked) = rx.recv().await {
+                let (subject, id, payload, skipped) = match walked {
+                    Walked::Doc(doc, bytes) => {
+                        summary.bytes += bytes.len() as u64;
+                        summary.by_reference += u64::from(bytes.len() > inline_max);
+                        let job = Job::new(corpus, doc, bytes, settings.clone(), &packs, inline_max);
+                        let payload = serde_json::to_vec(&job).map_err(|e| QueueError::JetStream(e.to_string()))?;
+                        (queue.settings.job_subject(corpus), job.job_id, payload, false)
+                    }
+                    Walked::Skipped { key, line } => {
+                        let id = doc_id(&key);
+                        let msg_id = format!("{corpus}:{id}:skipped:{packs}");
+                        (queue.settings.result_subject(corpus, &id), msg_id, line.into_bytes(), true)
+                    }
+                };
+                let payload = Bytes::from(payload);
+                let ack = publish(queue, &subject, &id, payload.clone()).await?;
+                window.push_back(Pending { subject, id, payload, skipped, ack });
+                if window.len() >= WINDOW {
+                    if let Some(p) = window.pop_front() {
+                        settle(queue, p, &mut summary).await?;
                     }
                 }
-                while let Some(p) = window.pop_front() {
-                    settle(queue, p, &mut summary).await?;
-                }
-                Ok::<(), QueueError>(())
+            }
+            while let Some(p) = window.pop_front() {
+                settle(queue, p, &mut summary).await?;
+            }
+            Ok::<(), QueueError>(())
         });
         // Whatever happened, let the walk finish (a closed channel stops it).
         drop(rx);

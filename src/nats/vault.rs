@@ -74,20 +74,24 @@ impl NatsVault {
         let store = runtime.block_on(async {
             let client = super::connect(&config.url).await?;
             let js = jetstream::new(client);
-            match js.get_key_value(&config.bucket).await {
-                Ok(store) => Ok(store),
-                Err(_) => js
-                    .create_key_value(kv::Config {
-                        bucket: config.bucket.clone(),
-                        history: 1,
-                        max_age: limits.ttl,
-                        max_bytes: config.max_bytes,
-                        storage: jetstream::stream::StorageType::File,
-                        ..Default::default()
-                    })
-                    .await
-                    .map_err(super::js),
-            }
+            // The bucket's stream, made by hand with the 2.9 feature set (the client's
+            // create_key_value asks for newer settings a 2.9 server answers in a shape it cannot read).
+            js.get_or_create_stream(jetstream::stream::Config {
+                name: format!("KV_{}", config.bucket),
+                subjects: vec![format!("$KV.{}.>", config.bucket)],
+                max_messages_per_subject: 1,
+                max_age: limits.ttl,
+                max_bytes: config.max_bytes,
+                storage: jetstream::stream::StorageType::File,
+                discard: jetstream::stream::DiscardPolicy::New,
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                ..Default::default()
+            })
+            .await
+            .map_err(super::js)?;
+            js.get_key_value(&config.bucket).await.map_err(super::js)
         })?;
         let digest = Sha256::new().chain_update(b"picket-vault-v1").chain_update(&config.secret).finalize();
         let key = UnboundKey::new(&CHACHA20_POLY1305, &digest).map_err(|_| QueueError::JetStream("bad vault key".into()))?;
@@ -124,8 +128,14 @@ impl NatsVault {
         let written = self
             .call(async move {
                 match revision {
-                    Some(r) => store.update(k, sealed, r).await.map(|_| ()).map_err(|e| (e.kind() == kv::UpdateErrorKind::WrongLastRevision, chain(&e))),
-                    None => store.create(k, sealed).await.map(|_| ()).map_err(|e| (e.kind() == kv::CreateErrorKind::AlreadyExists, chain(&e))),
+                    Some(r) => store
+                        .update(k, sealed, r)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| (e.kind() == kv::UpdateErrorKind::WrongLastRevision, chain(&e))),
+                    None => {
+                        store.create(k, sealed).await.map(|_| ()).map_err(|e| (e.kind() == kv::CreateErrorKind::AlreadyExists, chain(&e)))
+                    }
                 }
             })
             .ok_or("timed out")?;

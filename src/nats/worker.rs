@@ -140,9 +140,15 @@ pub async fn run(
 enum Verdict {
     Done,
     /// Try again later.
-    Retry { code: &'static str, reason: String },
+    Retry {
+        code: &'static str,
+        reason: String,
+    },
     /// Never again: dead-letter it.
-    Dead { code: &'static str, reason: String },
+    Dead {
+        code: &'static str,
+        reason: String,
+    },
 }
 
 async fn handle(ctx: &Ctx, message: Message) {
@@ -333,10 +339,8 @@ async fn sweep_one(ctx: &Ctx, ex: &Exhausted) -> Result<bool, QueueError> {
     let job = Job::decode(&original.payload).ok();
     let corpus = job.as_ref().map_or_else(|| corpus_of(&original.subject), |j| j.corpus.clone());
     let id = job.as_ref().map_or_else(|| format!("seq:{}", ex.stream_seq), |j| j.job_id.clone());
-    let reason = format!(
-        "delivered {} times and never acked: a worker crashed, hung past ack_wait or was killed while scanning it",
-        ex.deliveries
-    );
+    let reason =
+        format!("delivered {} times and never acked: a worker crashed, hung past ack_wait or was killed while scanning it", ex.deliveries);
     dead_letter(&ctx.queue, &corpus, &id, original.payload, "max_deliveries", &reason, ex.deliveries, ex.stream_seq).await?;
     ctx.queue.jobs.delete_message(ex.stream_seq).await.map_err(js)?;
     tracing::warn!(seq = ex.stream_seq, deliveries = ex.deliveries, "swept an exhausted job to the dead-letter stream");

@@ -75,8 +75,10 @@ struct Worker(Child);
 
 impl Worker {
     fn start(url: &str, extra: &[&str]) -> Worker {
+        let slots: &[&str] = if extra.contains(&"--slots") { &[] } else { &["--slots", "2"] };
         let mut child = picket()
-            .args(["worker", "--nats", url, "--no-classifier", "--slots", "2"])
+            .args(["worker", "--nats", url, "--no-classifier"])
+            .args(slots)
             .args(extra)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -109,7 +111,8 @@ impl Drop for Worker {
 
 /// `picket scan PATH --submit URL --corpus C ARGS`: its JSON summary.
 fn submit(url: &str, path: &Path, corpus: &str, extra: &[&str]) -> Value {
-    let out = picket().args(["scan"]).arg(path).args(["--submit", url, "--corpus", corpus, "--no-classifier"]).args(extra).output().unwrap();
+    let out =
+        picket().args(["scan"]).arg(path).args(["--submit", url, "--corpus", corpus, "--no-classifier"]).args(extra).output().unwrap();
     assert!(out.status.success(), "submit failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -274,7 +277,8 @@ async fn the_same_document_submitted_twice_yields_one_result() {
 async fn poison_documents_land_in_the_dead_letter_stream_with_their_reason_and_leave_the_jobs_stream() {
     let broker = Broker::start();
     let dir = tempfile::tempdir().unwrap();
-    let q = queue_with(&broker.url, QueueSettings { ack_wait: Duration::from_millis(500), max_deliver: 2, ..QueueSettings::default() }).await;
+    let q =
+        queue_with(&broker.url, QueueSettings { ack_wait: Duration::from_millis(500), max_deliver: 2, ..QueueSettings::default() }).await;
     let settings = ["--ack-wait-ms", "500", "--max-deliver", "2"];
 
     // 1. A document that kills every worker that takes it: here a consumer that takes each
@@ -350,8 +354,9 @@ async fn a_full_jobs_stream_makes_the_producer_wait_not_fail() {
         let root = root.clone();
         move || submit(&url, &root, "full", &["--max-jobs", "5"])
     });
-    // No worker yet: the stream fills at 5 jobs and the producer must wait.
-    let q = queue(&broker.url).await;
+    // No worker yet: the stream fills at 5 jobs and the producer must wait. (Whoever opens
+    // the queue first creates the stream, so the test asks for the same limit.)
+    let q = queue_with(&broker.url, QueueSettings { max_jobs: 5, ..QueueSettings::default() }).await;
     let started = Instant::now();
     while q.depth().await.unwrap().jobs < 5 {
         assert!(started.elapsed() < Duration::from_secs(30));
@@ -410,7 +415,13 @@ async fn a_token_minted_by_one_replica_restores_on_another() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap()["text"], "reply: write to carol.secret@example.com today");
     // The same value minted on B gets the same token; a new one continues the numbering.
-    let r = post_json(addr_b, "/v1/scan", &json!({"text": "cc carol.secret@example.com and dave@example.org", "direction": "input", "session": "chat-9"}), None).await;
+    let r = post_json(
+        addr_b,
+        "/v1/scan",
+        &json!({"text": "cc carol.secret@example.com and dave@example.org", "direction": "input", "session": "chat-9"}),
+        None,
+    )
+    .await;
     let masked = serde_json::from_slice::<Value>(&r.body).unwrap()["masked"].as_str().unwrap().to_string();
     assert_eq!(masked, "cc <EMAIL_1> and <EMAIL_2>");
     let r = post_json(addr_a, "/v1/restore", &json!({"session": "chat-9", "text": "<EMAIL_2>"}), None).await;

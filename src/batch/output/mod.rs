@@ -54,9 +54,13 @@ impl Sink {
 
     /// The report line of `item`, if it has one (see [`write_report_line`]).
     fn report_line(&mut self, item: &Item, packs: &str) -> Result<(), BatchError> {
-        let written = write_report_line(&mut self.out, item, packs)
-            .map_err(io::Error::from)
-            .and_then(|line| if line { self.out.write_all(b"\n") } else { Ok(()) });
+        let written = write_report_line(&mut self.out, item, packs).map_err(io::Error::from).and_then(|line| {
+            if line {
+                self.out.write_all(b"\n")
+            } else {
+                Ok(())
+            }
+        });
         written.map_err(|e| self.error(e))
     }
 
