@@ -156,6 +156,14 @@ struct VaultSyntax {
     max_entries: Option<usize>,
     max_bytes: Option<usize>,
     ttl_secs: Option<u64>,
+    /// `memory` (default) or `nats` (docs/scale-out.md).
+    backend: Option<String>,
+    nats_url: Option<String>,
+    bucket: Option<String>,
+    /// Environment variable holding the secret every replica seals sessions with.
+    key_env: Option<String>,
+    /// Bytes the NATS bucket may hold, all tenants together.
+    nats_max_bytes: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -319,6 +327,18 @@ pub struct Config {
     pub audit: Option<AuditTarget>,
     /// JWT and mTLS identities (issue 15).
     pub identity: IdentityConfig,
+    /// Where reversible-token sessions live.
+    pub vault_backend: VaultBackend,
+}
+
+/// `[vault] backend`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum VaultBackend {
+    /// In this process (sessions are lost on restart and not shared by replicas).
+    #[default]
+    Memory,
+    /// In a JetStream key-value bucket shared by every replica.
+    Nats(crate::nats::vault::NatsVaultConfig),
 }
 
 /// Where `picket serve` listens with no configuration.
@@ -345,6 +365,7 @@ impl Default for Config {
             rate_limits: RateLimits::default(),
             audit: None,
             identity: IdentityConfig::default(),
+            vault_backend: VaultBackend::Memory,
         }
     }
 }
@@ -433,6 +454,31 @@ impl Config {
         v.max_entries = file.vault.max_entries.unwrap_or(v.max_entries);
         v.max_bytes = file.vault.max_bytes.unwrap_or(v.max_bytes);
         v.ttl = file.vault.ttl_secs.map_or(v.ttl, Duration::from_secs);
+        let at_vault = text.find("[vault]").unwrap_or(0);
+        config.vault_backend = match file.vault.backend.as_deref() {
+            None | Some("memory") => VaultBackend::Memory,
+            Some("nats") => {
+                let url = file.vault.nats_url.clone().unwrap_or_else(|| "nats://127.0.0.1:4222".into());
+                let var = file.vault.key_env.clone().ok_or_else(|| {
+                    invalid(
+                        at_vault,
+                        "[vault] backend = \"nats\" needs key_env: the variable holding the secret every replica shares".into(),
+                    )
+                })?;
+                let secret =
+                    std::env::var(&var).map_err(|_| invalid(at_vault, format!("[vault] key_env: the variable {var} is not set")))?;
+                if secret.len() < 16 {
+                    return Err(invalid(at_vault, format!("[vault] key_env: {var} must hold at least 16 bytes")));
+                }
+                VaultBackend::Nats(crate::nats::vault::NatsVaultConfig {
+                    url,
+                    bucket: file.vault.bucket.clone().unwrap_or_else(|| "picket_vault".into()),
+                    secret: secret.into_bytes(),
+                    max_bytes: file.vault.nats_max_bytes.unwrap_or(1 << 30),
+                })
+            }
+            Some(other) => return Err(invalid(at_vault, format!("[vault] backend {other:?}: expected memory or nats"))),
+        };
 
         if let Some(keys) = file.server.api_keys_file.map(rel) {
             load_api_keys_file(&mut config, &keys)?;

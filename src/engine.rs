@@ -17,7 +17,7 @@ use crate::policy::{block_decided_by, blocking_categories, Category, CategorySco
 use crate::report::{Categories, Report, ReportFinding};
 use crate::span::{CharIndex, Span};
 use crate::text::ScanText;
-use crate::vault::{SessionTokens, Vault, VaultError, VaultLimits};
+use crate::vault::{SessionStore, SessionTokens, Vault, VaultError, VaultLimits};
 
 /// Everything needed to build an [`Engine`].
 pub struct EngineConfig {
@@ -34,6 +34,8 @@ pub struct EngineConfig {
     pub max_text_bytes: usize,
     /// The intent classifier, if one is loaded.
     pub classifier: Option<Arc<Classifier>>,
+    /// Where reversible-token sessions live; `None`: an in-process [`Vault`] with `vault`'s limits.
+    pub vault_store: Option<Arc<dyn SessionStore>>,
 }
 
 impl Default for EngineConfig {
@@ -46,6 +48,7 @@ impl Default for EngineConfig {
             vault: VaultLimits::default(),
             max_text_bytes: 4 << 20,
             classifier: None,
+            vault_store: None,
         }
     }
 }
@@ -117,7 +120,7 @@ pub struct Engine {
     builtin: bool,
     policies: HashMap<String, Policy>,
     masker: Masker,
-    vault: Vault,
+    vault: Arc<dyn SessionStore>,
     vault_limits: VaultLimits,
     max_text_bytes: usize,
     classifier: Option<Arc<Classifier>>,
@@ -139,7 +142,7 @@ impl Engine {
             builtin: !config.no_builtin_packs,
             policies,
             masker: Masker::new(key),
-            vault: Vault::new(config.vault),
+            vault: config.vault_store.unwrap_or_else(|| Arc::new(Vault::new(config.vault))),
             vault_limits: config.vault,
             max_text_bytes: config.max_text_bytes,
             classifier: config.classifier,
@@ -268,7 +271,9 @@ impl Engine {
         let masked = (decision == Decision::Mask || req.return_masked).then(|| {
             let needs_vault = spans.iter().any(|s| s.op == MaskOp::Token);
             match (req.session, needs_vault) {
-                (Some(session), true) => self.vault.with_session(req.tenant, session, |tokens| self.masker.apply(req.text, &spans, tokens)),
+                (Some(session), true) => {
+                    crate::vault::with_tokens(&*self.vault, req.tenant, session, |tokens| self.masker.apply(req.text, &spans, tokens))
+                }
                 _ => self.masker.apply(req.text, &spans, &mut SessionTokens::new(self.vault_limits.max_entries)),
             }
         });

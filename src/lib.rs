@@ -31,6 +31,7 @@ pub mod engine;
 pub mod eval;
 pub mod explain;
 pub mod mask;
+pub mod nats;
 pub mod pack;
 pub mod policy;
 pub mod report;

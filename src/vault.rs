@@ -46,6 +46,43 @@ pub enum VaultError {
     /// The restored text would exceed the limit.
     #[error("the restored text would exceed {max} bytes")]
     TooLarge { max: usize },
+    /// A shared vault's store did not answer (restoring never guesses).
+    #[error("the session store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Where session placeholders live: this process ([`Vault`], the default) or a store shared by
+/// daemon replicas ([`crate::nats::vault::NatsVault`]), so that a token minted by one replica
+/// restores on another. The engine only talks to this trait.
+pub trait SessionStore: Send + Sync {
+    /// Run `f` on the session's map, creating the session when needed, and keep what `f`
+    /// added. `f` may run more than once (a shared store retries on a concurrent write); a store
+    /// that cannot reach its session runs `f` on a map that mints nothing, so values are
+    /// masked with their label instead (fail closed).
+    fn with_tokens(&self, tenant: &str, session: &str, f: &mut dyn FnMut(&mut SessionTokens));
+
+    /// Restore placeholders of one live session (and refresh its TTL).
+    fn restore(&self, tenant: &str, session: &str, text: &str, max_out: usize) -> Result<String, VaultError>;
+}
+
+/// [`SessionStore::with_tokens`] with a result.
+pub fn with_tokens<R>(store: &dyn SessionStore, tenant: &str, session: &str, mut f: impl FnMut(&mut SessionTokens) -> R) -> R {
+    let mut out = None;
+    store.with_tokens(tenant, session, &mut |tokens| out = Some(f(tokens)));
+    match out {
+        Some(r) => r,
+        None => f(&mut SessionTokens::new(0)),
+    }
+}
+
+impl SessionStore for Vault {
+    fn with_tokens(&self, tenant: &str, session: &str, f: &mut dyn FnMut(&mut SessionTokens)) {
+        self.with_session(tenant, session, f)
+    }
+
+    fn restore(&self, tenant: &str, session: &str, text: &str, max_out: usize) -> Result<String, VaultError> {
+        Vault::restore(self, tenant, session, text, max_out)
+    }
 }
 
 /// Fixed cost charged per stored entry on top of its bytes (map slots, string headers).
@@ -107,6 +144,40 @@ impl SessionTokens {
         self.by_value.insert(value.to_string(), token.clone());
         self.by_token.insert(token.clone(), value.to_string());
         Some(token)
+    }
+
+    /// Placeholders minted so far.
+    pub fn len(&self) -> usize {
+        self.by_token.len()
+    }
+
+    /// True when nothing was minted.
+    pub fn is_empty(&self) -> bool {
+        self.by_token.is_empty()
+    }
+
+    /// Every (placeholder, value) pair, to store the map elsewhere.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.by_token.iter().map(|(t, v)| (t.as_str(), v.as_str()))
+    }
+
+    /// A map holding `entries` (as [`entries`](Self::entries) gave them), minting at most
+    /// `max_entries` in all. Counters continue after the highest `<LABEL_n>` seen.
+    pub fn from_entries(max_entries: usize, entries: impl IntoIterator<Item = (String, String)>) -> SessionTokens {
+        let mut s = SessionTokens::new(max_entries);
+        for (token, value) in entries {
+            if let Some((label, n)) = token.strip_prefix('<').and_then(|t| t.strip_suffix('>')).and_then(|t| t.rsplit_once('_')) {
+                if let Ok(n) = n.parse::<u32>() {
+                    let c = s.counters.entry(label.to_string()).or_insert(0);
+                    *c = (*c).max(n);
+                }
+            }
+            s.max_token_len = s.max_token_len.max(token.len());
+            s.bytes += 2 * (value.len() + token.len()) + ENTRY_OVERHEAD;
+            s.by_value.insert(value.clone(), token.clone());
+            s.by_token.insert(token, value);
+        }
+        s
     }
 
     /// Replace every known placeholder in `text` with its original value.

@@ -21,6 +21,7 @@ use std::ops::Range;
 use aho_corasick::{AhoCorasick, MatchKind};
 use rayon::prelude::*;
 
+use crate::budget::Budget;
 use crate::engine::{ScanError, ScanRequest};
 use crate::mask::MaskSpan;
 use crate::pack::Action;
@@ -89,11 +90,12 @@ struct Hit {
 /// Scan the extracted text of one document.
 pub(crate) fn scan(plan: &Plan<'_>, source: &Source<'_>, extracted: &Extracted<'_>) -> Result<DocScan, ScanError> {
     let text: &str = &extracted.text;
+    let budget = plan.doc_budget.map_or(Budget::UNLIMITED, Budget::within);
     let ranges = plan.chunker.chunks(text);
-    let whole = if ranges.len() > 1 { Some(scan_whole(plan, text)?) } else { None };
+    let whole = if ranges.len() > 1 { Some(scan_whole(plan, text, budget)?) } else { None };
     let (reports, classified) = match &whole {
         Some(_) if !plan.classifier_loaded => (Vec::new(), 0),
-        _ => scan_chunks(plan, text, &ranges)?,
+        _ => scan_chunks(plan, text, &ranges, budget)?,
     };
     let mut verdict = Verdict::of(&reports);
     let hits = match whole {
@@ -124,10 +126,10 @@ pub(crate) fn scan(plan: &Plan<'_>, source: &Source<'_>, extracted: &Extracted<'
 
 /// Scan every chunk rules-first; then, as the classify policy says, scan the chosen chunks
 /// again with the classifier. Returns the reports and how many chunks were classified.
-fn scan_chunks(plan: &Plan<'_>, text: &str, ranges: &[Range<usize>]) -> Result<(Vec<Report>, usize), ScanError> {
+fn scan_chunks(plan: &Plan<'_>, text: &str, ranges: &[Range<usize>], deadline: Budget) -> Result<(Vec<Report>, usize), ScanError> {
     let classify_all = plan.classifier_loaded && plan.classify == ClassifyPolicy::All;
     let all: Vec<usize> = (0..ranges.len()).collect();
-    let mut reports = scan_some(plan, text, ranges, &all, classify_all)?;
+    let mut reports = scan_some(plan, text, ranges, &all, classify_all, deadline)?;
     if !plan.classifier_loaded {
         return Ok((reports, 0));
     }
@@ -137,17 +139,24 @@ fn scan_chunks(plan: &Plan<'_>, text: &str, ranges: &[Range<usize>]) -> Result<(
         ClassifyPolicy::Flagged => (0..reports.len()).filter(|&i| flag(&reports[i]) > 0.0).collect(),
         ClassifyPolicy::Budget(n) => budget(&reports, n),
     };
-    let again = scan_some(plan, text, ranges, &picked, true)?;
+    let again = scan_some(plan, text, ranges, &picked, true, deadline)?;
     for (i, report) in picked.iter().zip(again) {
         reports[*i] = report;
     }
     Ok((reports, picked.len()))
 }
 
-fn scan_some(plan: &Plan<'_>, text: &str, ranges: &[Range<usize>], which: &[usize], classify: bool) -> Result<Vec<Report>, ScanError> {
+fn scan_some(
+    plan: &Plan<'_>,
+    text: &str,
+    ranges: &[Range<usize>],
+    which: &[usize],
+    classify: bool,
+    budget: Budget,
+) -> Result<Vec<Report>, ScanError> {
     let one = |&i: &usize| {
         let request =
-            ScanRequest { policy: plan.policy.as_deref(), classify, ..ScanRequest::new(&text[ranges[i].clone()], plan.direction) };
+            ScanRequest { policy: plan.policy.as_deref(), classify, budget, ..ScanRequest::new(&text[ranges[i].clone()], plan.direction) };
         // The engine masks a chunk whose decision is `mask`; masked copies are made from the
         // whole document instead, so drop the chunk's copy at once rather than hold one per
         // chunk of a large document.
@@ -167,7 +176,7 @@ const WHOLE_OVERLAP: usize = 256 << 10;
 /// The rules over the whole text, every finding listed (masked copies are made from them), as
 /// (offset, report) pairs: one pair, unless the text is longer than the engine's text limit;
 /// then overlapping windows of that size.
-fn scan_whole(plan: &Plan<'_>, text: &str) -> Result<Vec<(usize, Report)>, ScanError> {
+fn scan_whole(plan: &Plan<'_>, text: &str, budget: Budget) -> Result<Vec<(usize, Report)>, ScanError> {
     let max = plan.engine.max_text_bytes().max(16);
     let overlap = WHOLE_OVERLAP.min(max / 2);
     let mut windows = Vec::new();
@@ -181,6 +190,7 @@ fn scan_whole(plan: &Plan<'_>, text: &str) -> Result<Vec<(usize, Report)>, ScanE
             policy: plan.policy.as_deref(),
             classify: false,
             list_all: true,
+            budget,
             ..ScanRequest::new(&text[start..end], plan.direction)
         };
         windows.push((start, plan.engine.scan(&request).map(|report| Report { masked: None, ..report })?));

@@ -27,6 +27,7 @@ mod output;
 mod pipeline;
 mod plan;
 pub mod records;
+pub mod remote;
 mod resume;
 mod skip;
 mod walk;

@@ -412,7 +412,7 @@ impl<'s, 'e: 's> Producer<'_, 's, 'e> {
 }
 
 /// One step of reading a record file.
-enum Record<'b> {
+pub(crate) enum Record<'b> {
     Text(RecordRef, &'b [u8]),
     /// Over the size limit: not kept.
     TooLong(RecordRef),
@@ -422,7 +422,7 @@ enum Record<'b> {
 
 /// Open a record file (refusing binary ones) and read its CSV header, resolving
 /// `--csv-column` against it.
-fn open_records(plan: &Plan<'_>, file: &FileInfo) -> Result<(RecordReader<BufReader<File>>, Option<usize>), SkipReason> {
+pub(crate) fn open_records(plan: &Plan<'_>, file: &FileInfo) -> Result<(RecordReader<BufReader<File>>, Option<usize>), SkipReason> {
     let f = File::open(&file.path).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
     let mut reader = BufReader::with_capacity(RECORD_BUFFER, f);
     // No binary refusal: records with a NUL or invalid UTF-8 are scanned lossily and flagged.
@@ -446,7 +446,7 @@ fn open_records(plan: &Plan<'_>, file: &FileInfo) -> Result<(RecordReader<BufRea
 
 /// Call `each` for every record (blank lines are not records) until it returns false.
 /// True when the file was read to its end.
-fn each_record<R: BufRead>(records: &mut RecordReader<R>, mut each: impl FnMut(Record<'_>) -> bool) -> bool {
+pub(crate) fn each_record<R: BufRead>(records: &mut RecordReader<R>, mut each: impl FnMut(Record<'_>) -> bool) -> bool {
     let mut buf = Vec::new();
     let mut index = 0;
     loop {
@@ -484,7 +484,7 @@ fn run_job(plan: &Plan<'_>, doc: DocRef, job: Job) -> Item {
     Item { doc, outcome }
 }
 
-fn guarded(job: impl FnOnce() -> Outcome) -> Outcome {
+pub(crate) fn guarded(job: impl FnOnce() -> Outcome) -> Outcome {
     catch_unwind(AssertUnwindSafe(job)).unwrap_or_else(|panic| {
         let message = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
         Outcome::skip(SkipReason::ScanFailed(format!("internal error: {}", message.unwrap_or_default())))
@@ -493,10 +493,14 @@ fn guarded(job: impl FnOnce() -> Outcome) -> Outcome {
 
 /// Scan a whole file (text, Markdown, HTML, JSON).
 fn whole_file(plan: &Plan<'_>, file: &FileInfo, size: u64) -> Outcome {
-    let bytes = match read_bounded(file, size, plan.max_file_size) {
-        Ok(b) => b,
-        Err(reason) => return Outcome::skip(reason),
-    };
+    match read_bounded(file, size, plan.max_file_size) {
+        Ok(bytes) => whole_bytes(plan, file, bytes),
+        Err(reason) => Outcome::skip(reason),
+    }
+}
+
+/// Scan the bytes of a whole file.
+pub(crate) fn whole_bytes(plan: &Plan<'_>, file: &FileInfo, bytes: Vec<u8>) -> Outcome {
     let (text, lossy) = skip::lossy_text(&bytes);
     let text: &str = &text;
     let sha256 = sha256(&bytes);
@@ -519,7 +523,7 @@ fn whole_file(plan: &Plan<'_>, file: &FileInfo, size: u64) -> Outcome {
 }
 
 /// Scan one JSON Lines or CSV record.
-fn record_job(plan: &Plan<'_>, file: &FileInfo, record: RecordRef, bytes: &[u8], column: Option<usize>) -> Outcome {
+pub(crate) fn record_job(plan: &Plan<'_>, file: &FileInfo, record: RecordRef, bytes: &[u8], column: Option<usize>) -> Outcome {
     let sha256 = sha256(bytes);
     let (text, lossy) = skip::lossy_text(bytes);
     let text: &str = &text;
@@ -567,7 +571,7 @@ fn resumed(plan: &Plan<'_>, file: &FileInfo, line: Option<u64>, sha256: &[u8; 32
 }
 
 /// Read a file of (walk-time) size `size`, refusing it when it has grown past `max`.
-fn read_bounded(file: &FileInfo, size: u64, max: u64) -> Result<Vec<u8>, SkipReason> {
+pub(crate) fn read_bounded(file: &FileInfo, size: u64, max: u64) -> Result<Vec<u8>, SkipReason> {
     let f = File::open(&file.path).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
     let mut bytes = Vec::with_capacity(usize::try_from(size.min(max)).unwrap_or(0) + 1);
     f.take(max + 1).read_to_end(&mut bytes).map_err(|e| SkipReason::Unreadable(e.to_string()))?;
@@ -577,6 +581,6 @@ fn read_bounded(file: &FileInfo, size: u64, max: u64) -> Result<Vec<u8>, SkipRea
     Ok(bytes)
 }
 
-fn sha256(bytes: &[u8]) -> [u8; 32] {
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }

@@ -65,6 +65,8 @@ pub(crate) struct Plan<'e> {
     pub estimate_totals: bool,
     /// Stop requested (see [`BatchOptions::stop`]).
     pub stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Time one document may take; past it the document fails (queue workers set it).
+    pub doc_budget: Option<std::time::Duration>,
 }
 
 impl<'e> Plan<'e> {
@@ -72,14 +74,24 @@ impl<'e> Plan<'e> {
         if o.paths.is_empty() {
             return Err(BatchError::Options("no input paths given".into()));
         }
-        let policy_name = o.policy.as_deref().unwrap_or("default");
-        let policy = engine.policy(policy_name).ok_or_else(|| ScanError::UnknownPolicy(policy_name.to_string()))?;
-        let options = |e: String| BatchError::Options(e);
         let roots = roots(&o.paths)?;
         if let Some(masked) = &o.masked_dir {
             check_masked_dir(masked, &roots)?;
         }
         check_outputs_are_not_inputs(o, &roots)?;
+        Plan::build(o, engine, roots)
+    }
+
+    /// A plan with the scan settings only (no inputs, no outputs): what a queue worker scans
+    /// documents with (see [`crate::batch::remote`]).
+    pub fn scan_only(o: &BatchOptions, engine: &'e Engine) -> Result<Plan<'e>, BatchError> {
+        Plan::build(o, engine, Vec::new())
+    }
+
+    fn build(o: &BatchOptions, engine: &'e Engine, roots: Vec<Root>) -> Result<Plan<'e>, BatchError> {
+        let policy_name = o.policy.as_deref().unwrap_or("default");
+        let policy = engine.policy(policy_name).ok_or_else(|| ScanError::UnknownPolicy(policy_name.to_string()))?;
+        let options = |e: String| BatchError::Options(e);
         let packs = engine.packs();
         let resume = match (o.resume, &o.report) {
             (false, _) => None,
@@ -112,6 +124,7 @@ impl<'e> Plan<'e> {
             masker: Masker::new(crate::engine::random_key()),
             estimate_totals: o.estimate_totals,
             stop: o.stop.clone(),
+            doc_budget: None,
         })
     }
 

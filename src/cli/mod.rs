@@ -4,6 +4,7 @@
 mod doctor;
 mod eval;
 mod explain;
+mod queue;
 mod rules;
 mod scan;
 mod serve;
@@ -47,6 +48,13 @@ enum Command {
     Explain(Box<explain::ExplainArgs>),
     /// Check what `serve` needs: config, packs, ONNX Runtime, model, listen address.
     Doctor(Box<doctor::DoctorArgs>),
+    /// Scan jobs from a NATS JetStream queue (see docs/scale-out.md).
+    Worker(Box<queue::WorkerArgs>),
+    /// Read back the results of a corpus submitted with `picket scan PATH --submit`.
+    Results(Box<queue::ResultsArgs>),
+    /// List or replay dead-lettered jobs.
+    #[command(subcommand)]
+    Dlq(queue::DlqCommand),
 }
 
 /// Flags shared by every command that builds an engine.
@@ -100,6 +108,13 @@ impl EngineArgs {
             vault: config.vault,
             max_text_bytes: config.limits.max_text_bytes,
             classifier,
+            vault_store: match &config.vault_backend {
+                picket::config::VaultBackend::Memory => None,
+                picket::config::VaultBackend::Nats(nats) => {
+                    let vault = picket::nats::vault::NatsVault::connect(nats, config.vault).context("connecting the shared vault")?;
+                    Some(Arc::new(vault) as Arc<dyn picket::vault::SessionStore>)
+                }
+            },
         })?;
         Ok(engine)
     }
@@ -117,6 +132,9 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(*args),
         Command::Explain(args) => explain::run(*args),
         Command::Doctor(args) => doctor::run(*args),
+        Command::Worker(args) => queue::worker(*args),
+        Command::Results(args) => queue::results(*args),
+        Command::Dlq(cmd) => queue::dlq(cmd),
     };
     match result {
         Ok(code) => code,

@@ -79,7 +79,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 /// JSON logs on stderr; the filter comes from `PICKET_LOG` (then `RUST_LOG`), default `info`.
 /// The daemon's own lifecycle lines (`listening`, `shutting down`, `stopped`) stay at `info`
 /// even under a quieter filter, unless the filter names this module itself.
-fn init_tracing() {
+pub(super) fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let given = std::env::var("PICKET_LOG").or_else(|_| std::env::var("RUST_LOG")).ok().filter(|s| !s.trim().is_empty());
     let mut filter = given.as_deref().and_then(|s| EnvFilter::try_new(s).ok()).unwrap_or_else(|| EnvFilter::new("info"));

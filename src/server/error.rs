@@ -192,6 +192,7 @@ impl From<&VaultError> for ApiError {
                 "no live session of that name for this key's tenant (never created, expired or evicted); its placeholders cannot be restored",
             ),
             VaultError::TooLarge { .. } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "restored_too_large", e.to_string()),
+            VaultError::Unavailable(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "vault_unavailable", e.to_string()),
             #[allow(unreachable_patterns)]
             _ => ApiError::internal(),
         }

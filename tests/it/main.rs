@@ -17,6 +17,7 @@ mod http;
 mod identity;
 mod install;
 mod masking;
+mod nats;
 mod ops_http;
 mod packs;
 mod pii_eval;

@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::span::Span;
 
 /// How a file is read, chosen by its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Anything not listed below: scanned as it is.

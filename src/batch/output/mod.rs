@@ -52,8 +52,15 @@ impl Sink {
         BatchError::Output { path: self.path.clone(), source }
     }
 
-    fn line(&mut self, value: &impl serde::Serialize) -> Result<(), BatchError> {
-        let written = serde_json::to_writer(&mut self.out, value).map_err(io::Error::from).and_then(|()| self.out.write_all(b"\n"));
+    /// The report line of `item`, if it has one (see [`write_report_line`]).
+    fn report_line(&mut self, item: &Item, packs: &str) -> Result<(), BatchError> {
+        let written = write_report_line(&mut self.out, item, packs).map_err(io::Error::from).and_then(|line| {
+            if line {
+                self.out.write_all(b"\n")
+            } else {
+                Ok(())
+            }
+        });
         written.map_err(|e| self.error(e))
     }
 
@@ -64,6 +71,56 @@ impl Sink {
     fn flush(&mut self) -> Result<(), BatchError> {
         self.out.flush().map_err(|e| self.error(e))
     }
+}
+
+/// Write the JSON report line of `item` (no newline): a [`DocLine`] when it was scanned, a
+/// [`SkipLine`] when skipped, nothing (false) when resumed. Batch runs and queue workers both
+/// write their lines with it, so a line means the same wherever it was made.
+pub(crate) fn write_report_line(out: &mut dyn Write, item: &Item, packs: &str) -> serde_json::Result<bool> {
+    let doc = &item.doc;
+    let (path, line, record) = (doc.file.display.as_str(), doc.record.map(|r| r.line), doc.record.map(|r| r.index));
+    match &item.outcome {
+        Outcome::Scanned { sha256, bytes, scan, lossy, .. } => serde_json::to_writer(
+            out,
+            &DocLine {
+                path,
+                path_hex: report::path_hex(&doc.file.path),
+                line,
+                record,
+                format: doc.file.format,
+                bytes: *bytes,
+                chunks: scan.chunks,
+                decision: scan.decision,
+                score: scan.score,
+                categories: scan.categories,
+                findings: &scan.findings,
+                blocked_chunks: &scan.blocked_chunks,
+                would_block: scan.would_block,
+                classified: scan.classified,
+                lossy: lossy.as_ref(),
+                sha256: &hex::encode(sha256),
+                packs,
+            },
+        )?,
+        Outcome::Skipped { reason, sha256 } => {
+            let sha256 = sha256.map(hex::encode);
+            serde_json::to_writer(
+                out,
+                &SkipLine {
+                    path,
+                    path_hex: report::path_hex(&doc.file.path),
+                    line,
+                    record,
+                    skipped: reason.code(),
+                    reason: &reason.to_string(),
+                    sha256: sha256.as_deref(),
+                    packs: sha256.is_some().then_some(packs),
+                },
+            )?
+        }
+        Outcome::Resumed(_) => return Ok(false),
+    }
+    Ok(true)
 }
 
 /// Open a report to append to it, first ending a half-written last line (left by an
@@ -177,29 +234,11 @@ impl<'p, 'e> Writer<'p, 'e> {
     fn write(&mut self, cost: u64, item: Item) -> Result<(), BatchError> {
         self.summary.add(&item, cost);
         let doc = &item.doc;
-        let (path, line, record) = (doc.file.display.as_str(), doc.record.map(|r| r.line), doc.record.map(|r| r.index));
+        let (path, line) = (doc.file.display.as_str(), doc.record.map(|r| r.line));
         match &item.outcome {
-            Outcome::Scanned { sha256, bytes, scan, lossy, .. } => {
+            Outcome::Scanned { scan, .. } => {
                 if let Some(report) = &mut self.report {
-                    report.line(&DocLine {
-                        path,
-                        path_hex: report::path_hex(&doc.file.path),
-                        line,
-                        record,
-                        format: doc.file.format,
-                        bytes: *bytes,
-                        chunks: scan.chunks,
-                        decision: scan.decision,
-                        score: scan.score,
-                        categories: scan.categories,
-                        findings: &scan.findings,
-                        blocked_chunks: &scan.blocked_chunks,
-                        would_block: scan.would_block,
-                        classified: scan.classified,
-                        lossy: lossy.as_ref(),
-                        sha256: &hex::encode(sha256),
-                        packs: &self.plan.packs.fingerprint,
-                    })?;
+                    report.report_line(&item, &self.plan.packs.fingerprint)?;
                 }
                 if let Some((sarif, out)) = &mut self.sarif {
                     let record = doc.record.map(|r| (r.line, r.offset));
@@ -208,21 +247,10 @@ impl<'p, 'e> Writer<'p, 'e> {
                 self.quarantine(&doc.file.path, path, line, scan.decision)?;
             }
             Outcome::Resumed(decision) => self.quarantine(&doc.file.path, path, line, *decision)?,
-            Outcome::Skipped { reason, sha256 } => {
+            Outcome::Skipped { reason, .. } => {
                 let text = reason.to_string();
                 if let Some(report) = &mut self.report {
-                    let sha256 = sha256.map(hex::encode);
-                    let packs = sha256.is_some().then_some(self.plan.packs.fingerprint.as_str());
-                    report.line(&SkipLine {
-                        path,
-                        path_hex: report::path_hex(&doc.file.path),
-                        line,
-                        record,
-                        skipped: reason.code(),
-                        reason: &text,
-                        sha256: sha256.as_deref(),
-                        packs,
-                    })?;
+                    report.report_line(&item, &self.plan.packs.fingerprint)?;
                 }
                 if let Some((sarif, _)) = &mut self.sarif {
                     sarif.skipped(path, line, &text);

@@ -79,6 +79,15 @@ pub struct CorpusArgs {
     /// Refuse files (and JSONL/CSV records) larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FILE_SIZE)]
     max_file_size: u64,
+    /// Do not scan here: publish one job per document to this NATS JetStream server, for
+    /// `picket worker`s to scan (docs/scale-out.md). Needs --corpus.
+    #[arg(long, value_name = "URL", requires = "corpus")]
+    submit: Option<String>,
+    /// The corpus the documents belong to (with --submit; read back with `picket results`).
+    #[arg(long, value_name = "NAME", requires = "submit")]
+    corpus: Option<String>,
+    #[command(flatten)]
+    queue: crate::cli::queue::QueueArgs,
 }
 
 impl CorpusArgs {
@@ -97,6 +106,7 @@ impl CorpusArgs {
             (!self.exclude.is_empty(), "--exclude"),
             (self.hidden, "--hidden"),
             (self.no_ignore, "--no-ignore"),
+            (self.submit.is_some(), "--submit"),
         ];
         given.into_iter().find(|(on, _)| *on).map(|(_, flag)| flag)
     }
@@ -122,6 +132,22 @@ fn parse_classify(s: &str) -> Result<ClassifyPolicy, String> {
 /// Run corpus mode over `paths`.
 pub fn run(paths: &[PathBuf], args: &CorpusArgs, engine: &Engine, gate: Gate) -> anyhow::Result<ExitCode> {
     let Gate { direction, policy, format, fail_on } = gate;
+    if let (Some(url), Some(corpus)) = (&args.submit, &args.corpus) {
+        let local = [
+            (args.report.is_some(), "--report"),
+            (args.masked_dir.is_some(), "--masked-dir"),
+            (args.quarantine.is_some(), "--quarantine"),
+            (args.resume, "--resume"),
+            (args.ordered, "--ordered"),
+            (args.summary || format == OutputFormat::Sarif, "--summary/--format sarif"),
+        ];
+        if let Some((_, flag)) = local.iter().find(|(on, _)| *on) {
+            anyhow::bail!("{flag} writes local outputs; with --submit, read results with `picket results --corpus {corpus}`");
+        }
+        let options = BatchOptions { report: None, ..options(paths, args, format, direction, policy)? };
+        stop_on_signals(options.stop.clone());
+        return crate::cli::queue::submit(url, corpus, &args.queue, &options, engine);
+    }
     let options = options(paths, args, format, direction, policy)?;
     stop_on_signals(options.stop.clone());
     let bar = progress_bar();
