@@ -86,7 +86,8 @@ impl NatsVault {
                 discard: jetstream::stream::DiscardPolicy::New,
                 allow_rollup: true,
                 deny_delete: true,
-                allow_direct: true,
+                // Direct get answered "no responders" on 2.9.10: use the stream's message API.
+                allow_direct: false,
                 ..Default::default()
             })
             .await
