@@ -1,7 +1,7 @@
 //! `[vault] backend = "nats"`: reversible-token sessions in a JetStream key-value bucket, so a
 //! token minted by one daemon replica restores on any other replica on the same NATS.
 //!
-//! - One key per (tenant, session): `t.<hex tenant>.<first 128 bits of sha256(session)>`, so a
+//! - One key per (tenant, session): `t_<hex tenant>.<first 128 bits of sha256(session)>`, so a
 //!   tenant can never name another tenant's session, and session names stay out of the broker.
 //! - The value is the session's placeholder map, sealed with ChaCha20-Poly1305 under a key every
 //!   replica shares (`[vault] key_env`), with the bucket key as associated data: the broker, its
@@ -86,7 +86,8 @@ impl NatsVault {
                 discard: jetstream::stream::DiscardPolicy::New,
                 allow_rollup: true,
                 deny_delete: true,
-                allow_direct: true,
+                // Direct get answered "no responders" on 2.9.10: use the stream's message API.
+                allow_direct: false,
                 ..Default::default()
             })
             .await
@@ -176,7 +177,7 @@ impl NatsVault {
 
 /// The bucket key of a session.
 fn key_of(tenant: &str, session: &str) -> String {
-    format!("t.{}.{}", hex::encode(tenant), hex::encode(&Sha256::digest(session.as_bytes())[..16]))
+    format!("t_{}.{}", hex::encode(tenant), hex::encode(&Sha256::digest(session.as_bytes())[..16]))
 }
 
 impl SessionStore for NatsVault {

@@ -380,6 +380,7 @@ fn serve(config: &Path) -> (Child, std::net::SocketAddr) {
         .args(["serve", "--listen", "127.0.0.1:0", "--no-classifier", "--config"])
         .arg(config)
         .env("PICKET_TEST_VAULT_KEY", "a shared secret of replicas")
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
