@@ -15,4 +15,6 @@ mod masking;
 mod packs;
 mod pii_eval;
 mod props;
+mod proxy;
+mod stream;
 mod tuning;
