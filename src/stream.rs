@@ -135,7 +135,10 @@ struct Plan {
     context: usize,
 }
 
-static PLANS: LazyLock<Mutex<HashMap<(String, Direction), Arc<Plan>>>> = LazyLock::new(Mutex::default);
+/// Plans by (pack fingerprint, direction).
+type Plans = HashMap<(String, Direction), Arc<Plan>>;
+
+static PLANS: LazyLock<Mutex<Plans>> = LazyLock::new(Mutex::default);
 
 impl Plan {
     fn get(packs: &CompiledPacks, direction: Direction) -> Result<Arc<Plan>, StreamError> {
@@ -188,12 +191,13 @@ impl Plan {
                 .configure(DFA::config().match_kind(MatchKind::All).unicode_word_boundary(true).cache_capacity(capacity))
                 .thompson(regex_automata::nfa::thompson::Config::new().nfa_size_limit(Some(64 << 20)))
                 .build_many(&patterns)
+                .map_err(|e| e.to_string())
         };
         let (dfa, dfa_error) = match patterns.is_empty() {
             true => (None, None),
             false => match build(2 << 20).or_else(|_| build(16 << 20)) {
                 Ok(dfa) => (Some(dfa), None),
-                Err(e) => (None, Some(e.to_string())),
+                Err(e) => (None, Some(e)),
             },
         };
         Ok(Plan { dfa, dfa_error, max_match, keyword_hold, hold_word, context: context + 64 })
