@@ -210,6 +210,7 @@ fn static_code(code: &str) -> &'static str {
         "upstream_timeout" => "upstream_timeout",
         "upstream_error" => "upstream_error",
         "unauthorized" => "unauthorized",
+        "no_upstream" => "no_upstream",
         _ => "invalid_request",
     }
 }
@@ -400,9 +401,9 @@ fn scan_in_place(
 pub(crate) async fn chat_completions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(upstream) = state.upstream().cloned() else {
         return error(
-            StatusCode::NOT_FOUND,
+            StatusCode::NOT_IMPLEMENTED,
             "invalid_request_error",
-            "not_found",
+            "no_upstream",
             "no upstream is configured (serve --upstream URL)",
             None,
         );
