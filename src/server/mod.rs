@@ -30,6 +30,7 @@ pub mod jwt;
 pub mod metrics;
 pub mod mtls;
 mod process;
+pub mod proxy;
 pub mod ratelimit;
 mod rotate;
 pub mod tls;
@@ -70,6 +71,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/readyz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
+    ("POST", "/v1/chat/completions"),
 ];
 
 /// The OpenAPI 3.1 document served at `GET /openapi.json`.
@@ -125,6 +127,8 @@ pub struct ServerOptions {
     pub audit: Option<crate::config::AuditTarget>,
     /// JWT bearer tokens, mTLS client identities and how often credentials are re-read.
     pub identity: IdentityConfig,
+    /// Proxy mode (`serve --upstream URL`): `POST /v1/chat/completions` forwards here.
+    pub upstream: Option<proxy::Upstream>,
 }
 
 impl ServerOptions {
@@ -138,6 +142,7 @@ impl ServerOptions {
             rate_limits: config.rate_limits.clone(),
             audit: config.audit.clone(),
             identity: config.identity.clone(),
+            upstream: None,
         }
     }
 }
@@ -160,6 +165,7 @@ struct Inner {
     /// What `rotate` watches: the TLS files (with the optional-client-cert flag) and the JWT config.
     rotation: (Option<(TlsConfig, bool)>, Option<crate::config::JwtConfig>, Duration),
     credential_reloads: AtomicU64,
+    upstream: Option<proxy::Upstream>,
 }
 
 impl AppState {
@@ -194,6 +200,7 @@ impl AppState {
             tls: tls.map(|c| Arc::new(arc_swap::ArcSwap::new(c))),
             rotation,
             credential_reloads: AtomicU64::new(0),
+            upstream: options.upstream,
         })))
     }
 
@@ -236,6 +243,11 @@ impl AppState {
     /// The audit stream, when `[audit]` is configured.
     pub fn audit(&self) -> Option<&audit::Audit> {
         self.0.audit.as_ref()
+    }
+
+    /// The proxy's upstream, in proxy mode.
+    pub fn upstream(&self) -> Option<&proxy::Upstream> {
+        self.0.upstream.as_ref()
     }
 
     /// True when TLS is configured.
@@ -285,6 +297,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(handlers::metrics))
         .route("/openapi.json", get(handlers::openapi))
+        .route("/v1/chat/completions", post(proxy::chat_completions))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(state.limits().max_body_bytes))

@@ -22,4 +22,6 @@ mod ops_http;
 mod packs;
 mod pii_eval;
 mod props;
+mod proxy;
+mod stream;
 mod tuning;
