@@ -49,6 +49,16 @@ struct ConfigFile {
     vault: VaultSyntax,
     #[serde(default)]
     policy: BTreeMap<String, toml::Spanned<PolicySyntax>>,
+    #[serde(default)]
+    extproc: ExtProcSyntax,
+}
+
+/// `[extproc]`: the Envoy external-processor listener (docs/envoy.md).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ExtProcSyntax {
+    listen: Option<toml::Spanned<String>>,
+    policy: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -219,6 +229,10 @@ pub struct Config {
     pub hash_key: Option<Vec<u8>>,
     pub vault: VaultLimits,
     pub policies: Vec<Policy>,
+    /// Where the Envoy ext_proc gRPC server listens; off when absent.
+    pub extproc_listen: Option<SocketAddr>,
+    /// The policy requests through Envoy are scanned under (`default` when absent).
+    pub extproc_policy: Option<String>,
 }
 
 /// Where `picket serve` listens with no configuration.
@@ -242,6 +256,8 @@ impl Default for Config {
             hash_key: None,
             vault: VaultLimits::default(),
             policies: Vec::new(),
+            extproc_listen: None,
+            extproc_policy: None,
         }
     }
 }
@@ -330,6 +346,12 @@ impl Config {
         v.max_bytes = file.vault.max_bytes.unwrap_or(v.max_bytes);
         v.ttl = file.vault.ttl_secs.map_or(v.ttl, Duration::from_secs);
 
+        if let Some(listen) = &file.extproc.listen {
+            let addr =
+                listen.get_ref().parse().map_err(|e| invalid(listen.span().start, format!("extproc.listen: {e} (expected IP:PORT)")))?;
+            config.extproc_listen = Some(addr);
+        }
+        config.extproc_policy = file.extproc.policy;
         for (name, p) in file.policy {
             let at = p.span().start;
             config.policies.push(build_policy(name, p.into_inner()).map_err(|m| invalid(at, m))?);
@@ -418,5 +440,14 @@ block = { injection = 0.5, evasion = -1 }
         assert_eq!(c.limits.max_connections, 7);
         assert_eq!(c.limits.shutdown_grace, Duration::from_millis(1500));
         assert_eq!(c.vault.max_bytes, 4096);
+    }
+
+    #[test]
+    fn extproc_section_parses() {
+        let c = Config::parse(Path::new("p.toml"), "[extproc]\nlisten = \"127.0.0.1:9091\"\npolicy = \"strict\"\n").unwrap();
+        assert_eq!(c.extproc_listen, Some("127.0.0.1:9091".parse().unwrap()));
+        assert_eq!(c.extproc_policy.as_deref(), Some("strict"));
+        let err = Config::parse(Path::new("p.toml"), "[extproc]\nlisten = \"nope\"\n").unwrap_err().to_string();
+        assert!(err.starts_with("p.toml:2:") && err.contains("extproc.listen"), "{err}");
     }
 }

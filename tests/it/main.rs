@@ -8,6 +8,7 @@ mod adversarial;
 mod batch;
 mod classifier;
 mod cli;
+mod envoy;
 mod fuzz_regressions;
 mod golden;
 mod http;
