@@ -253,25 +253,10 @@ impl Engine {
             Decision::Allow => None,
         };
 
-        // Every actionable finding is masked, however many a rule has (the report may list fewer).
-        let mut spans: Vec<MaskSpan<'_>> = findings
-            .iter()
-            .filter(actionable)
-            .filter(|f| packs.rule(f.rule).action != Action::Report)
-            .map(|f| {
-                let rule = packs.rule(f.rule);
-                MaskSpan { span: f.span, op: rule.mask, label: &rule.label }
-            })
-            .collect();
-        add_repeated_values(req.text, &mut spans);
+        let spans = mask_spans(&packs, req.text, &findings, direction_policy.min_score);
         let coverage = Coverage::new(spans.iter().map(|s| s.span));
-        let masked = (decision == Decision::Mask || req.return_masked).then(|| {
-            let needs_vault = spans.iter().any(|s| s.op == MaskOp::Token);
-            match (req.session, needs_vault) {
-                (Some(session), true) => self.vault.with_session(req.tenant, session, |tokens| self.masker.apply(req.text, &spans, tokens)),
-                _ => self.masker.apply(req.text, &spans, &mut SessionTokens::new(self.vault_limits.max_entries)),
-            }
-        });
+        let masked = (decision == Decision::Mask || req.return_masked)
+            .then(|| self.write_masked(req.text, &spans, req.session.map(|s| (req.tenant, s)), &mut self.local_tokens()));
 
         req.budget.check()?;
         let chars = CharIndex::new(req.text);
@@ -320,6 +305,47 @@ impl Engine {
             took_us: started.elapsed().as_micros() as u64,
         })
     }
+}
+
+impl Engine {
+    /// Write the masked copy of `text`: the one masking path of every caller (one-shot scans and
+    /// [`crate::stream`]). Reversible tokens come from the vault session `(tenant, session)`
+    /// when given, else from `local` (tokens that live only as long as the caller keeps them).
+    pub(crate) fn write_masked(
+        &self,
+        text: &str,
+        spans: &[MaskSpan<'_>],
+        session: Option<(&str, &str)>,
+        local: &mut SessionTokens,
+    ) -> String {
+        let needs_vault = spans.iter().any(|s| s.op == MaskOp::Token);
+        match (session, needs_vault) {
+            (Some((tenant, session)), true) => self.vault.with_session(tenant, session, |tokens| self.masker.apply(text, spans, tokens)),
+            _ => self.masker.apply(text, spans, local),
+        }
+    }
+
+    /// Fresh token storage for one text (or one stream) without a session.
+    pub(crate) fn local_tokens(&self) -> SessionTokens {
+        SessionTokens::new(self.vault_limits.max_entries)
+    }
+}
+
+/// The spans a scan masks: every actionable finding (score at least `min_score`) of a rule that
+/// masks or blocks, however many a rule has (the report may list fewer), plus every repeat of
+/// a masked value.
+pub(crate) fn mask_spans<'p>(packs: &'p CompiledPacks, text: &str, findings: &[Finding], min_score: f32) -> Vec<MaskSpan<'p>> {
+    let mut spans: Vec<MaskSpan<'p>> = findings
+        .iter()
+        .filter(|f| f.score >= min_score)
+        .filter(|f| packs.rule(f.rule).action != Action::Report)
+        .map(|f| {
+            let rule = packs.rule(f.rule);
+            MaskSpan { span: f.span, op: rule.mask, label: &rule.label }
+        })
+        .collect();
+    add_repeated_values(text, &mut spans);
+    spans
 }
 
 /// Every finding of the rules that apply to `direction`, deduplicated and in text order.

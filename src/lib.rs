@@ -38,6 +38,8 @@ pub mod policy;
 pub mod report;
 pub mod server;
 pub mod span;
+pub mod sse;
+pub mod stream;
 pub mod text;
 pub mod vault;
 

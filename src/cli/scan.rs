@@ -37,6 +37,10 @@ pub struct ScanArgs {
     /// Pretty-print JSON.
     #[arg(long)]
     pretty: bool,
+    /// Read stdin as it arrives and write the masked text (not a report) as soon as it is safe;
+    /// direction defaults to output. Exit 1 when the policy blocks mid-stream.
+    #[arg(long, conflicts_with_all = ["text", "jsonl", "paths", "masked", "pretty"])]
+    stream: bool,
     #[command(flatten)]
     engine: EngineArgs,
     #[command(flatten)]
@@ -66,6 +70,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let engine = args.engine.engine()?;
     if !args.paths.is_empty() {
         return corpus::run(&args.paths, &args.corpus, &engine, args.direction, args.policy.as_deref());
+    }
+    if args.stream {
+        return scan_stream(engine, &args);
     }
     if let Some(source) = &args.jsonl {
         return scan_jsonl(&engine, &args, source);
@@ -137,4 +144,38 @@ fn scan_jsonl(engine: &Engine, args: &ScanArgs, source: &PathBuf) -> anyhow::Res
         (0, true) => ExitCode::from(1),
         _ => ExitCode::from(2),
     })
+}
+
+/// `--stream`: stdin → [`picket::stream::StreamScanner`] → stdout, flushed after every release.
+fn scan_stream(engine: Engine, args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    use picket::stream::{StreamOptions, StreamScanner};
+    let mut opts = StreamOptions::new(args.direction.unwrap_or(Direction::Output));
+    opts.policy = args.policy.clone();
+    let mut scanner = StreamScanner::new(std::sync::Arc::new(engine), opts)?;
+    let mut stdin = std::io::stdin().lock();
+    let mut stdout = std::io::stdout().lock();
+    let mut buf = vec![0u8; 16 << 10];
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("reading stdin"),
+        };
+        let released = if n == 0 { scanner.finish() } else { scanner.push_bytes(&buf[..n]) };
+        match released {
+            Ok(text) => {
+                stdout.write_all(text.as_bytes())?;
+                stdout.flush()?;
+            }
+            Err(stop) => {
+                stdout.flush()?;
+                eprintln!("picket: stream stopped: {stop}");
+                let blocked = matches!(stop, picket::stream::StreamStop::Blocked { .. });
+                return Ok(ExitCode::from(if blocked { 1 } else { 2 }));
+            }
+        }
+        if n == 0 {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
 }

@@ -32,6 +32,16 @@ pub struct ServeArgs {
     /// Also serve Envoy's ext_proc (gRPC) on IP:PORT; overrides `extproc.listen` (docs/envoy.md).
     #[arg(long, value_name = "ADDR")]
     extproc_listen: Option<SocketAddr>,
+    /// Proxy mode: also serve POST /v1/chat/completions, forwarded to URL/chat/completions
+    /// (URL is the API base, e.g. https://api.openai.com/v1); see docs/gateway.md.
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
+    /// Seconds to wait for the upstream's response head and between streamed chunks.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    upstream_timeout: f64,
+    /// CA bundle (PEM) for an https upstream [default: /etc/ssl/certs/ca-certificates.crt].
+    #[arg(long, value_name = "FILE")]
+    upstream_ca: Option<std::path::PathBuf>,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -54,6 +64,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let extproc_options = picket::extproc::ExtProcOptions { policy: config.extproc_policy.clone() };
 
     let mut options = ServerOptions::from_config(&config);
+    if let Some(url) = &args.upstream {
+        anyhow::ensure!(
+            args.upstream_timeout > 0.0 && args.upstream_timeout.is_finite(),
+            "--upstream-timeout must be a positive number of seconds"
+        );
+        let timeout = Duration::from_secs_f64(args.upstream_timeout);
+        options.upstream = Some(server::proxy::Upstream::new(url, timeout, args.upstream_ca.as_deref())?);
+    }
     options.classifier_required = config.model_enabled && !args.engine.no_classifier;
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     let default_threads = if options.classifier_required { config.limits.max_concurrency } else { (2 * cpus).max(4) };

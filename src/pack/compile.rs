@@ -361,6 +361,7 @@ fn compile_rule(
     let kind_name = r.kind.get_ref().as_str();
     let mut regex_parts = None;
     let mut unbounded_at = None;
+    let mut stream_unbounded_at = None;
     let kind = match kind_name {
         "regex" => {
             if r.keywords.is_some() || r.detector.is_some() {
@@ -389,6 +390,9 @@ fn compile_rule(
                         }
                         if crate::detect::regex::has_unbounded_broad_repetition(p.get_ref()) {
                             unbounded_at = Some(p.span().start);
+                        }
+                        if crate::stream::max_match_len(p.get_ref()).is_none() {
+                            stream_unbounded_at = Some(p.span().start);
                         }
                         let stopwords = r.stopwords.iter().map(|w| w.to_lowercase()).collect();
                         regex_parts = Some(RegexParts { regex, group, stopwords });
@@ -460,6 +464,12 @@ fn compile_rule(
         let message = "pattern repeats a broad class without an upper bound (like .* or \\S+); bound it, e.g. {0,200}".to_string();
         diags.push(source.diagnostic(Severity::Warning, at, Some(&id), message));
     }
+    if let Some(at) = stream_unbounded_at {
+        let message = "pattern has no longest match (an open repetition such as +, * or {n,}), so this rule cannot run in streaming \
+                       mode (scan --stream, streamed proxy replies); give every repetition an upper bound"
+            .to_string();
+        diags.push(source.diagnostic(Severity::Warning, at, Some(&id), message));
+    }
     let examples = r.examples.unwrap_or_default();
     if examples.matches.is_empty() && examples.no_match.is_empty() {
         diags.push(source.diagnostic(
@@ -488,6 +498,7 @@ fn compile_rule(
             examples,
             location: Location { file: source.name.to_string(), line },
             description: r.description,
+            context_window: context.as_ref().map_or(0, |c| c.window),
         },
         regex: regex_parts,
         context,

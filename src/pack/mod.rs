@@ -85,6 +85,9 @@ pub struct Rule {
     pub examples: syntax::ExamplesSyntax,
     pub location: Location,
     pub description: String,
+    /// Bytes around a match that its context words are looked for in (0: no context words).
+    /// A stream holds a finding back until this much text follows it ([`crate::stream`]).
+    pub context_window: usize,
 }
 
 impl Rule {

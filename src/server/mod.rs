@@ -26,6 +26,7 @@ mod conn;
 pub mod error;
 mod handlers;
 pub mod metrics;
+pub mod proxy;
 pub mod tls;
 
 use std::future::Future;
@@ -64,6 +65,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/readyz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
+    ("POST", "/v1/chat/completions"),
 ];
 
 /// The OpenAPI 3.1 document served at `GET /openapi.json`.
@@ -107,6 +109,8 @@ pub struct ServerOptions {
     pub tls: Option<TlsConfig>,
     /// The config enables the classifier: `/readyz` waits for it.
     pub classifier_required: bool,
+    /// Proxy mode (`serve --upstream URL`): `POST /v1/chat/completions` forwards here.
+    pub upstream: Option<proxy::Upstream>,
 }
 
 impl ServerOptions {
@@ -117,6 +121,7 @@ impl ServerOptions {
             api_keys: config.api_keys.clone(),
             tls: config.tls.clone(),
             classifier_required: config.model_enabled,
+            upstream: None,
         }
     }
 }
@@ -134,6 +139,7 @@ struct Inner {
     reload_lock: tokio::sync::Mutex<()>,
     classifier_required: bool,
     tls: Option<Arc<rustls::ServerConfig>>,
+    upstream: Option<proxy::Upstream>,
 }
 
 impl AppState {
@@ -149,6 +155,7 @@ impl AppState {
             reload_lock: tokio::sync::Mutex::new(()),
             classifier_required: options.classifier_required,
             tls,
+            upstream: options.upstream,
         })))
     }
 
@@ -176,6 +183,11 @@ impl AppState {
     /// permits makes the scanning routes shed load (tests use this to force a 429).
     pub fn concurrency(&self) -> &Arc<Semaphore> {
         &self.0.permits
+    }
+
+    /// The proxy's upstream, in proxy mode.
+    pub fn upstream(&self) -> Option<&proxy::Upstream> {
+        self.0.upstream.as_ref()
     }
 
     /// True when TLS is configured.
@@ -224,6 +236,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(handlers::readyz))
         .route("/metrics", get(handlers::metrics))
         .route("/openapi.json", get(handlers::openapi))
+        .route("/v1/chat/completions", post(proxy::chat_completions))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(state.limits().max_body_bytes))

@@ -16,4 +16,6 @@ mod masking;
 mod packs;
 mod pii_eval;
 mod props;
+mod proxy;
+mod stream;
 mod tuning;
