@@ -17,15 +17,23 @@ use envoy_types::pb::envoy::service::ext_proc::v3::{
 use super::Shared;
 use crate::budget::Budget;
 use crate::chat::{self, ChatError, ChatScan, Verdict};
+use crate::policy::Direction;
 use crate::server::{ApiError, Principal};
+use crate::sse::{SseEnd, SseScanner};
+use crate::stream::StreamOptions;
 
 /// How the response body of this request is being handled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ResponseBody {
     /// Response headers not seen yet.
     Pending,
     /// Switched to `BUFFERED`: one message with the whole body, scanned as output.
     Buffered,
+    /// `text/event-stream`, `STREAMED`: each chunk goes through the SSE scanner and is replaced
+    /// by what it releases.
+    Sse(Box<SseScanner>),
+    /// The SSE scanner ended the stream (terminal error event sent, or `[DONE]`): every later
+    /// chunk is cleared.
+    Ended,
 }
 
 /// Which body a scan is for.
@@ -99,10 +107,17 @@ impl Exchange {
         }
         let content_type = header(headers, "content-type").unwrap_or_default().to_ascii_lowercase();
         if content_type.starts_with("text/event-stream") {
-            // Not scanned yet: refused rather than passed through (fail closed).
-            return Err(
-                unscannable("streamed (text/event-stream) responses are not scanned by this Picket build; send \"stream\": false").into()
-            );
+            let opts = StreamOptions {
+                policy: self.shared.options.policy.clone(),
+                tenant: self.principal.tenant.clone(),
+                ..StreamOptions::new(Direction::Output)
+            };
+            let scanner = SseScanner::new(self.shared.state.engine().clone(), opts).map_err(|e| unscannable(&e.to_string()))?;
+            self.response = ResponseBody::Sse(Box::new(scanner));
+            // Masking changes the length: the body goes on chunked.
+            let mutation = HeaderMutation { remove_headers: vec!["content-length".into()], ..HeaderMutation::default() };
+            let common = CommonResponse { header_mutation: Some(mutation), ..CommonResponse::default() };
+            return Ok(reply(Reply::ResponseHeaders(HeadersResponse { response: Some(common) })));
         }
         self.response = ResponseBody::Buffered;
         let mut r = reply(Reply::ResponseHeaders(HeadersResponse::default()));
@@ -120,7 +135,31 @@ impl Exchange {
     }
 
     async fn response_body(&mut self, body: Vec<u8>, end_of_stream: bool) -> Result<ProcessingResponse, Stop> {
-        match self.response {
+        match std::mem::replace(&mut self.response, ResponseBody::Ended) {
+            ResponseBody::Sse(mut scanner) => {
+                // Scanning is CPU work: off the async workers, the scanner travels with it.
+                let (scanner, out) = tokio::task::spawn_blocking(move || {
+                    let mut out = scanner.feed(&body);
+                    if end_of_stream && out.end.is_none() {
+                        let last = scanner.finish();
+                        out.bytes.extend_from_slice(&last.bytes);
+                        out.end = last.end;
+                    }
+                    (scanner, out)
+                })
+                .await
+                .map_err(|_| ApiError::internal())?;
+                if let Some(SseEnd::Stopped(_) | SseEnd::Failed { .. }) = &out.end {
+                    self.shared.state.metrics().record_rejection("stream_stopped");
+                    tracing::info!("ext_proc: streamed response stopped by the scan");
+                }
+                if out.end.is_none() {
+                    self.response = ResponseBody::Sse(scanner);
+                }
+                Ok(reply(Reply::ResponseBody(replace_chunk(out.bytes))))
+            }
+            // After the end: nothing more reaches the client.
+            ResponseBody::Ended => Ok(reply(Reply::ResponseBody(replace_chunk(Vec::new())))),
             ResponseBody::Buffered if end_of_stream => match self.scan(Side::Response, body).await? {
                 Verdict::Allow => Ok(reply(Reply::ResponseBody(BodyResponse::default()))),
                 Verdict::Mask(masked) => Ok(reply(Reply::ResponseBody(replace_body(masked)))),
@@ -199,6 +238,15 @@ fn replace_body(body: Vec<u8>) -> BodyResponse {
             body_mutation: Some(BodyMutation { mutation: Some(body_mutation::Mutation::Body(body)) }),
             ..CommonResponse::default()
         }),
+    }
+}
+
+/// Replace one streamed chunk with what the scanner released (possibly nothing). No
+/// `content-length` here: header mutations do not apply to streamed body replies.
+fn replace_chunk(bytes: Vec<u8>) -> BodyResponse {
+    let mutation = if bytes.is_empty() { body_mutation::Mutation::ClearBody(true) } else { body_mutation::Mutation::Body(bytes) };
+    BodyResponse {
+        response: Some(CommonResponse { body_mutation: Some(BodyMutation { mutation: Some(mutation) }), ..CommonResponse::default() }),
     }
 }
 
