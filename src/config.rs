@@ -59,6 +59,16 @@ struct ConfigFile {
     jwt: Option<toml::Spanned<JwtSyntax>>,
     #[serde(default)]
     client_identity: Vec<toml::Spanned<ClientIdentitySyntax>>,
+    #[serde(default)]
+    extproc: ExtProcSyntax,
+}
+
+/// `[extproc]`: the Envoy external-processor listener (docs/envoy.md).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ExtProcSyntax {
+    listen: Option<toml::Spanned<String>>,
+    policy: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -329,6 +339,10 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// Where reversible-token sessions live.
     pub vault_backend: VaultBackend,
+    /// Where the Envoy ext_proc gRPC server listens; off when absent.
+    pub extproc_listen: Option<SocketAddr>,
+    /// The policy requests through Envoy are scanned under (`default` when absent).
+    pub extproc_policy: Option<String>,
 }
 
 /// `[vault] backend`.
@@ -366,6 +380,8 @@ impl Default for Config {
             audit: None,
             identity: IdentityConfig::default(),
             vault_backend: VaultBackend::Memory,
+            extproc_listen: None,
+            extproc_policy: None,
         }
     }
 }
@@ -488,6 +504,12 @@ impl Config {
             config.identity.reload_every = Duration::from_millis(ms.max(10));
         }
 
+        if let Some(listen) = &file.extproc.listen {
+            let addr =
+                listen.get_ref().parse().map_err(|e| invalid(listen.span().start, format!("extproc.listen: {e} (expected IP:PORT)")))?;
+            config.extproc_listen = Some(addr);
+        }
+        config.extproc_policy = file.extproc.policy;
         for (name, p) in file.policy {
             let at = p.span().start;
             config.policies.push(build_policy(name, p.into_inner()).map_err(|m| invalid(at, m))?);
@@ -697,5 +719,14 @@ block = { injection = 0.5, evasion = -1 }
         assert_eq!(c.limits.max_connections, 7);
         assert_eq!(c.limits.shutdown_grace, Duration::from_millis(1500));
         assert_eq!(c.vault.max_bytes, 4096);
+    }
+
+    #[test]
+    fn extproc_section_parses() {
+        let c = Config::parse(Path::new("p.toml"), "[extproc]\nlisten = \"127.0.0.1:9091\"\npolicy = \"strict\"\n").unwrap();
+        assert_eq!(c.extproc_listen, Some("127.0.0.1:9091".parse().unwrap()));
+        assert_eq!(c.extproc_policy.as_deref(), Some("strict"));
+        let err = Config::parse(Path::new("p.toml"), "[extproc]\nlisten = \"nope\"\n").unwrap_err().to_string();
+        assert!(err.starts_with("p.toml:2:") && err.contains("extproc.listen"), "{err}");
     }
 }

@@ -24,12 +24,14 @@
 
 pub mod batch;
 pub mod budget;
+pub mod chat;
 pub mod classify;
 pub mod config;
 pub mod detect;
 pub mod engine;
 pub mod eval;
 pub mod explain;
+pub mod extproc;
 pub mod mask;
 pub mod nats;
 pub mod pack;

@@ -29,6 +29,9 @@ pub struct ServeArgs {
     /// its own regex caches) and time-slicing. Scans beyond it wait in a FIFO queue.
     #[arg(long, value_name = "N")]
     scan_threads: Option<usize>,
+    /// Also serve Envoy's ext_proc (gRPC) on IP:PORT; overrides `extproc.listen` (docs/envoy.md).
+    #[arg(long, value_name = "ADDR")]
+    extproc_listen: Option<SocketAddr>,
     /// Proxy mode: also serve POST /v1/chat/completions, forwarded to URL/chat/completions
     /// (URL is the API base, e.g. https://api.openai.com/v1); see docs/gateway.md.
     #[arg(long, value_name = "URL")]
@@ -54,6 +57,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listen = args.listen.unwrap_or(config.listen);
     // Before loading anything: an exposed daemon without keys is refused outright.
     server::check_exposure(listen, config.auth_configured())?;
+    let extproc_listen = args.extproc_listen.or(config.extproc_listen);
+    if let Some(addr) = extproc_listen {
+        server::check_exposure(addr, !config.api_keys.is_empty())?;
+    }
+    let extproc_options = picket::extproc::ExtProcOptions { policy: config.extproc_policy.clone() };
 
     let mut options = ServerOptions::from_config(&config);
     if let Some(url) = &args.upstream {
@@ -82,11 +90,45 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let scheme = if state.tls_enabled() { "https" } else { "http" };
         // A JSON log line like every other; tests and scripts read `fields.addr` from it.
         tracing::info!(%addr, scheme, auth = state.auth().enabled(), version = env!("CARGO_PKG_VERSION"), "listening");
+        // One signal stops both listeners.
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let extproc = match extproc_listen {
+            Some(addr) => {
+                picket::extproc::check(addr, &state, &extproc_options)?;
+                let listener = TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (ext_proc)"))?;
+                let addr = listener.local_addr()?;
+                tracing::info!(%addr, "ext_proc listening");
+                let stopped = async move {
+                    let _ = stop_rx.changed().await;
+                };
+                Some(tokio::spawn(picket::extproc::serve(listener, state.clone(), extproc_options, stopped)))
+            }
+            None => None,
+        };
         tokio::spawn(reload_on_sighup(state.clone()));
         if watch {
             tokio::spawn(server::watch_packs(state.clone(), watch_paths, WATCH_EVERY));
         }
-        server::serve(listener, state, shutdown_signal()).await?;
+        let http = server::serve(listener, state, async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        match extproc {
+            Some(mut extproc) => {
+                tokio::select! {
+                    served = http => {
+                        served?;
+                        extproc.await.context("the ext_proc server crashed")??;
+                    }
+                    // ext_proc stopped on its own: an error; stop rather than serve half the job.
+                    stopped = &mut extproc => {
+                        stopped.context("the ext_proc server crashed")??;
+                        anyhow::bail!("the ext_proc server stopped");
+                    }
+                }
+            }
+            None => http.await?,
+        }
         tracing::info!("stopped");
         anyhow::Ok(())
     });

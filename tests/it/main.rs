@@ -11,6 +11,7 @@ mod cli;
 mod cli_habits;
 mod deploy;
 mod docs;
+mod envoy;
 mod fuzz_regressions;
 mod golden;
 mod http;
