@@ -16,3 +16,4 @@ mod packs;
 mod pii_eval;
 mod props;
 mod tuning;
+mod secrets_eval;
