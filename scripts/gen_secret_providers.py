@@ -323,7 +323,7 @@ P("secret.docker.login_password", "PASSWORD", "docker[ \\t]+login[^\\r\\n]{0,200
   ["docker login -u ci -p ", ("a", 20), " registry.acme.dev"], name="x", end=False, ent=2.5)
 P("secret.htpasswd.hash", "PASSWORD_HASH", "\\$(?:apr1|2[aby]|6|5)\\$[./A-Za-z0-9$]{20,120}", ["$apr1$", ("a", 8), "$", ("a", 22)], name="x", end=False, ent=3.0, score=0.6,
   desc="htpasswd / shadow hashes: crackable offline")
-P("secret.kubernetes.bootstrap_token", "K8S_TOKEN", "(?:--token|token:)[ \\t=]*[\"']?([a-z0-9]{6}\\.[a-z0-9]{16})(?:[^a-z0-9]|$)", ["kubeadm join 10.0.0.1:6443 --token ", ("l", 6), ".", ("l", 16)],
+P("secret.kubernetes.bootstrap_token", "K8S_TOKEN", "(?:--token|token:)[ \\t=]*[\"']?([a-z0-9]{6}\\.[a-z0-9]{16})(?:[^a-z0-9]|$)", ["kubeadm join cp.internal:6443 --token ", ("l", 6), ".", ("l", 16)],
   name="x", end=False, ent=3.0)
 P("secret.kubernetes.kubeconfig_token", "K8S_TOKEN", "client-key-data:[ \\t]*([A-Za-z0-9+/]{60,}={0,2})", ["client-key-data: LS0tLS1CRUdJTi", ("b", 100)], name="x", end=False, ent=4.0)
 P("secret.docker.config_auth", "DOCKER_AUTH", "\"auth\"[ \\t]*:[ \\t]*\"([A-Za-z0-9+/]{8,400}={0,2})\"", ["\"auth\": \"", ("b", 40), "\""], name="x", end=False, ent=3.5,
@@ -462,7 +462,7 @@ FORMATS = [
     ("cli", "deploy --api-key {v} --region eu-west-1", [("a", 32)]),
     ("cli", "curl -u admin:{v} https://ci.internal/api/json", [("a", 16)]),
     ("cli", "mysql -h db.internal -u root -p{v} app", [("a", 14)]),
-    ("cli", "sshpass -p '{v}' ssh deploy@10.0.0.5", [("a", 14)]),
+    ("cli", "sshpass -p '{v}' ssh deploy@build.internal", [("a", 14)]),
     ("connection", "Server=sql01;Database=Billing;User ID=svc;Password={v};Encrypt=True", [("a", 16)]),
     ("connection", "DATABASE_URL=postgres://billing:{v}@db.internal:5432/billing", [("a", 20)]),
     ("connection", "mongodb+srv://etl:{v}@cluster0.x1y2z.mongodb.net/?retryWrites=true", [("a", 18)]),
@@ -629,6 +629,8 @@ def write_eval(rng):
     """Per provider: three positives in templates the pack examples do not use, one decoy."""
     out = []
     for r in RULES:
+        if r["score"] < 0.5:
+            continue  # reported, never masked: its pack examples test it
         rx = re.compile(py_pattern(r["pattern"]))
         ctx = contexts_p if r["kind"] == "P" else contexts_k
         for i in range(3):

@@ -133,7 +133,9 @@ fn benign_configs_stay_within_the_false_positive_budget() {
         files += 1;
         let report = engine.scan(&ScanRequest { classify: false, ..ScanRequest::new(&text, Direction::Input) }).unwrap();
         for f in report.findings.iter().filter(|f| f.category == Category::Secret && f.score >= 0.5) {
-            hits.entry(path.file_name().unwrap().to_string_lossy().into()).or_default().push((f.rule.clone(), text[f.start..f.end].to_string()));
+            hits.entry(path.file_name().unwrap().to_string_lossy().into())
+                .or_default()
+                .push((f.rule.clone(), text[f.start..f.end].to_string()));
         }
     }
     assert!(files >= 15);
