@@ -462,7 +462,7 @@ FORMATS = [
     ("cli", "deploy --api-key {v} --region eu-west-1", [("a", 32)]),
     ("cli", "curl -u admin:{v} https://ci.internal/api/json", [("a", 16)]),
     ("cli", "mysql -h db.internal -u root -p{v} app", [("a", 14)]),
-    ("cli", "sshpass -p '{v}' ssh deploy@build.internal", [("a", 14)]),
+    ("cli", "sshpass -p '{v}' ssh build.internal", [("a", 14)]),
     ("connection", "Server=sql01;Database=Billing;User ID=svc;Password={v};Encrypt=True", [("a", 16)]),
     ("connection", "DATABASE_URL=postgres://billing:{v}@db.internal:5432/billing", [("a", 20)]),
     ("connection", "mongodb+srv://etl:{v}@cluster0.x1y2z.mongodb.net/?retryWrites=true", [("a", 18)]),

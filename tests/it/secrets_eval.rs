@@ -144,7 +144,7 @@ fn benign_configs_stay_within_the_false_positive_budget() {
 
 /// gitleaks' and noseyparker's rule examples: positives with an upstream span are span-checked,
 /// those without one count when any secret finding lands in the text; negatives count a masked
-/// secret finding as a false positive.
+/// finding as a false positive. Missed values stay in clear, so leaks are not asserted here.
 #[test]
 fn upstream_secret_examples_floor() {
     let path = root().join("../shared/data/pii/secret_rule_examples.jsonl");
@@ -171,8 +171,10 @@ fn upstream_secret_examples_floor() {
     );
     assert!(report.overall.recall() >= RECALL_FLOOR, "recall {:.3}", report.overall.recall());
     assert!(report.overall.precision() >= PRECISION_FLOOR, "precision {:.3}", report.overall.precision());
-    assert_eq!(report.leaks, 0, "{:#?}", report.misses.iter().filter(|m| m.kind == "leak").collect::<Vec<_>>());
 }
 
-const RECALL_FLOOR: f64 = 0.0;
-const PRECISION_FLOOR: f64 = 0.0;
+/// Measured 0.575 / 0.566 (tp 309, fp 237, fn 228) on 2026-12-01: many upstream positives are not
+/// secrets Picket claims (ARNs, bucket names, usernames, public keys) and many negatives hold
+/// another real secret. The floors catch regressions; they are not the 0.98 bar.
+const RECALL_FLOOR: f64 = 0.55;
+const PRECISION_FLOOR: f64 = 0.55;
