@@ -35,14 +35,14 @@ DATA_DIRS = [os.path.join(ROOT, "..", "shared", "data", "pii"), "/work/shared/da
 PACK_KEYS = {"id", "version", "description"}
 RULE_KEYS = {"id", "category", "label", "kind", "pattern", "group", "validator", "score", "action", "mask",
              "keep", "directions", "stopwords", "context", "examples", "keywords", "whole_words", "leet",
-             "detector"}
+             "detector", "description"}
 REQUIRED = ["id", "category", "label", "kind", "score", "action", "examples"]
 CATEGORIES = {"pii", "secret", "injection", "jailbreak", "evasion"}
 KINDS = {"regex", "keywords", "evasion"}
 ACTIONS = {"report", "mask", "block"}
 MASKS = {"label", "partial", "hash", "token"}
 DIRECTIONS = {"input", "context", "output"}
-VALIDATORS = {"luhn", "iban", "ssn", "ipv4", "ipv6", "jwt"}
+VALIDATORS = {"luhn", "iban", "ssn", "ipv4", "ipv6", "jwt", "k8s_secret_data"}
 CONTEXT_KEYS = {"words", "score", "negative", "negative_score", "window"}
 OVERRIDE_KEYS = {"rule", "enabled", "score", "action"}
 
@@ -132,7 +132,29 @@ def entropy(s: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in collections.Counter(s).values())
 
 
-NAMED_VALIDATORS = {"luhn": v_luhn, "iban": v_iban, "ssn": v_ssn, "ipv4": v_ipv4, "ipv6": v_ipv6, "jwt": v_jwt}
+def v_k8s_secret_data(block: str) -> bool:
+    """Mirror of detect/k8s_secret.rs: every value is padded base64 of printable text."""
+    n = 0
+    for line in block.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if ":" not in line:
+            return False
+        value = line.split(":", 1)[1].strip().strip("\"'")
+        if len(value) < 4 or len(value) % 4:
+            return False
+        try:
+            text = base64.b64decode(value, validate=True).decode("utf-8")
+        except Exception:
+            return False
+        if not text or any(ord(c) < 32 and c not in "\t\n\r" or ord(c) == 127 for c in text):
+            return False
+        n += 1
+    return n > 0
+
+
+NAMED_VALIDATORS = {"k8s_secret_data": v_k8s_secret_data, "luhn": v_luhn, "iban": v_iban, "ssn": v_ssn, "ipv4": v_ipv4, "ipv6": v_ipv6, "jwt": v_jwt}
 
 
 def make_validator(v):

@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod evasion;
+pub mod k8s_secret;
 pub mod keywords;
 pub mod regex;
 pub mod validators;

@@ -25,6 +25,8 @@ pub enum Validator {
     Phone,
     /// `+`, an assigned ITU-T E.164 country code, 8 to 15 digits in all, not one repeated digit.
     E164,
+    /// A Kubernetes Secret's `data:` block: every value is base64 of printable text.
+    K8sSecretData,
 }
 
 impl Validator {
@@ -41,6 +43,7 @@ impl Validator {
                 "jwt" => Ok(Validator::Jwt),
                 "phone" => Ok(Validator::Phone),
                 "e164" => Ok(Validator::E164),
+                "k8s_secret_data" => Ok(Validator::K8sSecretData),
                 other => Err(format!("unknown validator {other:?}: {EXPECTED}")),
             },
             toml::Value::Table(t) if t.len() == 1 => {
@@ -66,6 +69,7 @@ impl Validator {
             Validator::Jwt => "jwt".into(),
             Validator::Phone => "phone".into(),
             Validator::E164 => "e164".into(),
+            Validator::K8sSecretData => "k8s_secret_data".into(),
             Validator::Entropy(b) => format!("entropy>={b}"),
         }
     }
@@ -81,6 +85,7 @@ impl Validator {
             Validator::Jwt => jwt(text),
             Validator::Phone => phone(text),
             Validator::E164 => e164(text),
+            Validator::K8sSecretData => super::k8s_secret::secret_data(text),
             Validator::Entropy(min) => shannon_entropy(text) >= *min,
         }
     }

@@ -213,6 +213,7 @@ pub fn builtin_sources() -> Vec<PackSource> {
     [
         ("builtin:pii.toml", include_str!("../../rules/pii.toml")),
         ("builtin:secrets.toml", include_str!("../../rules/secrets.toml")),
+        ("builtin:secrets-providers.toml", include_str!("../../rules/secrets-providers.toml")),
         ("builtin:injection.toml", include_str!("../../rules/injection.toml")),
         ("builtin:evasion.toml", include_str!("../../rules/evasion.toml")),
     ]

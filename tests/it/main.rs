@@ -24,5 +24,6 @@ mod packs;
 mod pii_eval;
 mod props;
 mod proxy;
+mod secrets_eval;
 mod stream;
 mod tuning;
