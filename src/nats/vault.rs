@@ -236,6 +236,6 @@ mod tests {
         let a = key_of("alice", "s1");
         assert_ne!(a, key_of("bob", "s1"));
         assert!(!a.contains("s1"));
-        assert!(a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.'));
+        assert!(a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_'));
     }
 }

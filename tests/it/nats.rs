@@ -384,8 +384,12 @@ fn serve(config: &Path) -> (Child, std::net::SocketAddr) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let addr = read_until(child.stderr.take().unwrap(), |l| l.strip_prefix("listening on ").map(|a| a.trim().to_string()))
-        .expect("no `listening on` line");
+    // The JSON `listening` log line carries the bound address.
+    let addr = read_until(child.stderr.take().unwrap(), |l| {
+        let v: serde_json::Value = serde_json::from_str(l).ok()?;
+        (v["fields"]["message"] == "listening").then(|| v["fields"]["addr"].as_str().map(str::to_string))?
+    })
+    .expect("no `listening` log line");
     (child, addr.parse().unwrap())
 }
 
