@@ -446,9 +446,9 @@ fn fold_digits(original: &str, groups: &[Range<usize>], plus: bool, edits: &mut 
             }
             let digits: String = run.iter().map(|g| &original[g.clone()]).collect();
             let lens: Vec<usize> = run.iter().map(|g| g.len()).collect();
-            let joiner = if plus && i == 0 && (8..=15).contains(&digits.len()) && validators::e164(&format!("+{digits}")) {
-                Some("")
-            } else if (13..=19).contains(&digits.len()) && lens.iter().all(|&n| n >= 3) && validators::luhn(&digits) {
+            let phone = plus && i == 0 && (8..=15).contains(&digits.len()) && validators::e164(&format!("+{digits}"));
+            let card = (13..=19).contains(&digits.len()) && lens.iter().all(|&n| n >= 3) && validators::luhn(&digits);
+            let joiner = if phone || card {
                 Some("")
             } else if lens == [3, 2, 4] && validators::ssn(&digits) {
                 Some("-")
