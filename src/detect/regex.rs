@@ -446,6 +446,40 @@ mod tests {
         assert_eq!(got, vec![(0, "ghp_abcd"), (0, "ghp_wxyz"), (0, "ghp_qrst"), (1, "sk_live")]);
     }
 
+    /// Issue 10: a value hidden by zero-width spaces is found in the value view, with the span of
+    /// its original bytes; digit groups joined across `.` are reported only by a rule whose
+    /// validator proves the value (Luhn), never by a shape-only rule.
+    #[test]
+    fn value_view_findings_map_back_and_separator_joins_need_a_proving_validator() {
+        let rule = |id, pattern: &str, validator| RegexRule {
+            rule: id,
+            score: 0.5,
+            regex: Regex::new(pattern).unwrap(),
+            group: 0,
+            validator,
+            stopwords: vec![],
+            context: None,
+        };
+        let d = RegexDetector::build(
+            vec![rule(0, r"(?-u:\b)[0-9]{16}(?-u:\b)", Some(Validator::Luhn)), rule(1, r"(?-u:\b)[0-9]{16}(?-u:\b)", None)],
+            1 << 20,
+        )
+        .unwrap();
+        let found = |text: &str| {
+            let mut out = Vec::new();
+            d.detect(&ScanText::new(text), &mut out);
+            out.iter().map(|f| (f.rule, f.span.slice(text).to_string(), f.via)).collect::<Vec<_>>()
+        };
+        let zw = "card 4111\u{200B}1111\u{200B}1111\u{200B}1111.";
+        let split = "4111\u{200B}1111\u{200B}1111\u{200B}1111".to_string();
+        assert_eq!(found(zw), vec![(0, split.clone(), Via::Normalized), (1, split, Via::Normalized)]);
+        assert_eq!(found("card 4111.1111.1111.1111."), vec![(0, "4111.1111.1111.1111".to_string(), Via::Normalized)]);
+        assert_eq!(
+            found("card 4111111111111111"),
+            vec![(0, "4111111111111111".to_string(), Via::Direct), (1, "4111111111111111".to_string(), Via::Direct)]
+        );
+    }
+
     /// On long texts the literal-free rules run without the set: what the set would find, and a
     /// rule's match at the very end of a long text, are all still found.
     #[test]

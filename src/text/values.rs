@@ -38,7 +38,8 @@ const BUDGET_STEP: usize = 64 << 10;
 pub struct ValueView {
     /// The view and its map back to the original.
     pub view: Normalized,
-    /// Original spans whose separators or letter case were rewritten (sorted, disjoint).
+    /// Original spans of the digit-group runs whose separators or letter case were rewritten
+    /// (sorted, disjoint).
     rewritten: Vec<Span>,
 }
 
@@ -69,7 +70,7 @@ struct Edits {
     /// (original range, range of the replacement in `buf`)
     list: Vec<(Range<usize>, Range<usize>)>,
     buf: String,
-    /// Original spans of the values whose separators or case were rewritten.
+    /// Original spans of the runs whose separators or case were rewritten.
     runs: Vec<Span>,
 }
 
@@ -420,30 +421,50 @@ fn fold_separated(original: &str, budget: Budget, edits: &mut Edits) {
         if groups.len() < 2 && !m.as_str().bytes().any(|b| b.is_ascii_lowercase()) {
             continue;
         }
+        let before = edits.list.len();
         if m.as_str().as_bytes()[0].is_ascii_alphabetic() {
             fold_iban(original, &groups, edits);
         } else {
             fold_digits(original, &groups, m.as_str().starts_with('+'), edits);
         }
+        // The whole run is guarded, not only the joined value: joining changes where its
+        // neighbours' digit groups end, and a shape-only rule must not read that as a match.
+        if edits.list.len() > before {
+            edits.runs.push(Span::new(m.start(), m.end()));
+        }
     }
 }
 
-/// The separator between groups `a` and `b` is one the rules already read.
-fn standard_separator(original: &str, a: &Range<usize>, b: &Range<usize>) -> bool {
-    matches!(&original[a.end..b.start], " " | "-")
+/// The separator between groups `k` and `k + 1`, as a kind: every line break (with its
+/// indentation) is one kind, any other separator is itself.
+fn separator_kind<'t>(original: &'t str, groups: &[Range<usize>], k: usize) -> &'t str {
+    let sep = &original[groups[k].end..groups[k + 1].start];
+    if sep.contains('\n') {
+        "\n"
+    } else {
+        sep
+    }
 }
 
 /// Runs of digit groups: a card (Luhn), an SSN (3-2-4, valid ranges) or an international number
-/// (an assigned country code) whose separators the rules cannot read are joined.
+/// (an assigned country code) whose separators the rules cannot read are joined. The value must
+/// be a whole stretch of groups joined by one kind of separator that the rules do not read:
+/// groups joined differently (`714-626-3202` then a line break then `429161`) are not one value,
+/// and a stretch that goes on with the same separator is a list (a column of numbers), not one.
 fn fold_digits(original: &str, groups: &[Range<usize>], plus: bool, edits: &mut Edits) {
+    let n = groups.len();
     let mut i = 0;
-    while i < groups.len() {
+    while i < n {
         let mut found = None;
-        for j in (i + 2..=groups.len()).rev() {
-            let run = &groups[i..j];
-            if run.windows(2).all(|w| standard_separator(original, &w[0], &w[1])) {
+        for j in (i + 2..=n).rev() {
+            let kind = separator_kind(original, groups, i);
+            let one_kind = (i..j - 1).all(|k| separator_kind(original, groups, k) == kind);
+            let bounded =
+                (i == 0 || separator_kind(original, groups, i - 1) != kind) && (j == n || separator_kind(original, groups, j - 1) != kind);
+            if matches!(kind, " " | "-") || !one_kind || !bounded {
                 continue;
             }
+            let run = &groups[i..j];
             let digits: String = run.iter().map(|g| &original[g.clone()]).collect();
             let lens: Vec<usize> = run.iter().map(|g| g.len()).collect();
             let phone = plus && i == 0 && (8..=15).contains(&digits.len()) && validators::e164(&format!("+{digits}"));
@@ -465,7 +486,6 @@ fn fold_digits(original: &str, groups: &[Range<usize>], plus: bool, edits: &mut 
                 for w in groups[i..j].windows(2) {
                     edits.push(w[0].end..w[1].start, joiner);
                 }
-                edits.runs.push(Span::new(groups[i].start, groups[j - 1].end));
                 i = j;
             }
             None => i += 1,
@@ -496,7 +516,6 @@ fn fold_iban(original: &str, groups: &[Range<usize>], edits: &mut Edits) {
                 edits.push(g.end..run[k + 1].start, "");
             }
         }
-        edits.runs.push(Span::new(run[0].start, run[j - 1].end));
         return;
     }
 }
@@ -556,6 +575,12 @@ mod tests {
         assert_eq!(view("ssn 666.22.4871"), None, "area 666");
         assert_eq!(view("iban de89 3704 0044 0532 0130 01"), None, "mod-97 fails");
         assert_eq!(view("+28/70/123/45/67"), None, "unassigned country code");
+        // Found in the benchmark corpus: a phone, a line break and a CSV id were joined into a
+        // Luhn-valid number; a card's last groups and the next line's id likewise.
+        assert_eq!(view("mobile 714-626-3202\n429161,Linda"), None, "two kinds of separator");
+        assert_eq!(view("Visa 6011 0516 1163 3758\n294297,Mary"), None, "the card is read as written");
+        assert_eq!(view("4100\n4250\n3900\n4425\n5000\n"), None, "a column goes on: a list, not a value");
+        assert!(view("card 4111.1111.1111.1111\n213986,Ahmed").is_some(), "a different separator after the value");
         let v = value_view("x 4111.1111.1111.1111 y", Budget::UNLIMITED).unwrap();
         assert!(v.rewrites(Span::new(2, 21)) && !v.rewrites(Span::new(0, 1)));
         let v = value_view("x ｂ@example.com", Budget::UNLIMITED).unwrap();
