@@ -130,6 +130,30 @@ fn results(url: &str, corpus: &str, dir: &Path) -> (Vec<Value>, Value) {
     (lines, serde_json::from_slice(&out.stdout).unwrap())
 }
 
+/// A SARIF log's results (sorted, each with its rule index checked and dropped) and its
+/// rule table (sorted by id).
+fn sarif_results(log: &[u8]) -> (Vec<String>, Vec<String>) {
+    let log: Value = serde_json::from_slice(log).unwrap();
+    let run = &log["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let mut results: Vec<String> = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            let index = r["ruleIndex"].as_u64().unwrap() as usize;
+            assert_eq!(rules[index]["id"], r["ruleId"], "{r}");
+            r.as_object_mut().unwrap().remove("ruleIndex");
+            r.to_string()
+        })
+        .collect();
+    results.sort();
+    let mut rules: Vec<String> = rules.iter().map(|r| r.to_string()).collect();
+    rules.sort();
+    (results, rules)
+}
+
 /// Names of the documents in report lines (`path:line` for records), checking none repeats.
 fn unique_docs(lines: &[Value]) -> std::collections::BTreeSet<String> {
     let mut seen = std::collections::BTreeSet::new();
@@ -207,6 +231,18 @@ async fn two_thousand_documents_on_three_workers_come_back_exactly_once_as_batch
     let blocked = text.lines().filter(|l| l.contains("\"decision\":\"block\"")).count();
     assert!(blocked > 0);
     assert_eq!(summary["block"], blocked as u64, "{summary}");
+
+    // SARIF from the queue's results is the SARIF a local run writes (rule indexes follow the
+    // order rules were first seen, so results are compared through their rule ids).
+    let out = picket().args(["results", "--nats", &broker.url, "--corpus", "big", "--format", "sarif"]).output().unwrap();
+    assert!(out.status.code() == Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let (remote_results, remote_rules) = sarif_results(&out.stdout);
+    let out = picket().args(["scan"]).arg(&corpus).args(["--field", "body", "--no-classifier", "--format", "sarif"]).output().unwrap();
+    assert!(out.status.code() == Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let (local_results, local_rules) = sarif_results(&out.stdout);
+    assert!(remote_results.len() >= 240, "{} SARIF results", remote_results.len());
+    assert_eq!(remote_results, local_results);
+    assert_eq!(remote_rules, local_rules);
 
     let q = queue(&broker.url).await;
     let depth = q.depth().await.unwrap();
