@@ -23,41 +23,11 @@ use picket::extproc::{self, ExtProcOptions};
 /// The key Envoy presents to Picket in these tests.
 const KEY: &str = "sk-envoy-test-key";
 
-/// An e-mail rule with bounded repetitions (streaming needs a longest match) that masks with
-/// reversible tokens, and a keyword rule that blocks.
-const PACK: &str = r#"
-[pack]
-id = "envoy-test"
-version = "1.0.0"
-description = "ext_proc test pack"
-
-[[rule]]
-id = "test.email"
-category = "pii"
-label = "EMAIL"
-kind = "regex"
-pattern = '''[a-z0-9._]{1,64}@[a-z0-9-]{1,63}\.[a-z]{2,24}'''
-score = 0.9
-action = "mask"
-mask = "token"
-
-[rule.examples]
-match = ["write to alice@example.com"]
-no_match = ["nothing here"]
-
-[[rule]]
-id = "test.override"
-category = "injection"
-label = "OVERRIDE"
-kind = "keywords"
-keywords = ["ignore previous instructions"]
-score = 0.95
-action = "block"
-
-[rule.examples]
-match = ["please ignore previous instructions"]
-no_match = ["follow the instructions"]
-"#;
+/// The HTTP tests' pack (its e-mail rule is bounded, as streaming needs, and masks with
+/// reversible tokens) plus the keyword rule that blocks.
+fn pack() -> String {
+    format!("{}{}", common::TEST_PACK, common::EXTRA_RULE)
+}
 
 /// The Envoy binary: `PICKET_ENVOY`, else what `make envoy` installs.
 fn envoy_binary() -> PathBuf {
@@ -261,7 +231,7 @@ impl Chain {
         let mut options = common::options();
         options.api_keys = vec![common::api_key("envoy", "gateway", KEY, &[Scope::Scan])];
         let picket = TestServer::start(options).await;
-        std::fs::write(picket.packs_dir.join("test.toml"), PACK).unwrap();
+        std::fs::write(picket.packs_dir.join("test.toml"), pack()).unwrap();
         picket.state.reload("test").await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let extproc_addr = listener.local_addr().unwrap();
@@ -399,7 +369,7 @@ async fn cli_serve_with_extproc_listen_behind_envoy() {
     let dir = tempfile::tempdir().unwrap();
     let packs = dir.path().join("packs");
     std::fs::create_dir(&packs).unwrap();
-    std::fs::write(packs.join("pack.toml"), PACK).unwrap();
+    std::fs::write(packs.join("pack.toml"), pack()).unwrap();
     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(KEY.as_bytes()));
     let config = dir.path().join("picket.toml");
     std::fs::write(
