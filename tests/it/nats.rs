@@ -88,6 +88,19 @@ impl Worker {
         Worker(child)
     }
 
+    /// A worker that serves /metrics on a free loopback port, and that address.
+    fn start_with_metrics(url: &str, extra: &[&str]) -> (Worker, std::net::SocketAddr) {
+        let mut child = picket()
+            .args(["worker", "--nats", url, "--no-classifier", "--slots", "2", "--metrics-listen", "127.0.0.1:0"])
+            .args(extra)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let addr = read_until(child.stderr.take().unwrap(), |l| l.strip_prefix("metrics on ").map(str::to_string));
+        (Worker(child), addr.expect("no `metrics on` line").parse().unwrap())
+    }
+
     fn kill9(&mut self) {
         assert!(Command::new("kill").args(["-9", &self.0.id().to_string()]).status().unwrap().success());
         let _ = self.0.wait();
@@ -360,10 +373,21 @@ async fn poison_documents_land_in_the_dead_letter_stream_with_their_reason_and_l
     let submitted = submit(&broker.url, &big, "changed", &["--inline-max", "1024"]);
     assert_eq!(submitted["by_reference"], 1, "{submitted}");
     std::fs::write(big.join("large.txt"), "y".repeat(4_000)).unwrap();
-    let worker = Worker::start(&broker.url, &settings);
+    let (worker, metrics_addr) = Worker::start_with_metrics(&broker.url, &settings);
     let (lines, summary) = results(&broker.url, "changed", dir.path());
     assert!(lines.is_empty());
     assert_eq!(summary["dead_lettered"], 1);
+    // What an operator's scrape shows: the broker's view of the whole queue and this worker's
+    // own counters (it dead-lettered the changed document itself; the first one was swept).
+    let scrape = crate::common::get(metrics_addr, "/metrics").await;
+    assert_eq!(scrape.status, 200);
+    let text = String::from_utf8(scrape.body).unwrap();
+    let metric = |name: &str| crate::common::metric(&text, name).unwrap_or_else(|| panic!("no {name} in\n{text}"));
+    assert_eq!(metric("picket_queue_up"), 1.0);
+    assert_eq!(metric("picket_queue_dead_lettered"), 2.0);
+    assert_eq!((metric("picket_queue_jobs"), metric("picket_queue_pending"), metric("picket_queue_in_flight")), (0.0, 0.0, 0.0));
+    assert_eq!(metric("picket_worker_dead_lettered_total"), 1.0);
+    assert_eq!((metric("picket_worker_jobs_done_total"), metric("picket_worker_in_flight")), (0.0, 0.0));
     let out = picket().args(["dlq", "list", "--nats", &broker.url, "--corpus", "changed"]).output().unwrap();
     let record: Value = serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
     assert_eq!(record["code"], "source_changed", "{record}");
@@ -377,6 +401,8 @@ async fn poison_documents_land_in_the_dead_letter_stream_with_their_reason_and_l
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["replayed"], 1);
     let (lines, summary) = results(&broker.url, "changed", dir.path());
     assert_eq!((lines.len(), summary["dead_lettered"].as_u64()), (1, Some(0)), "{summary}");
+    let text = String::from_utf8(crate::common::get(metrics_addr, "/metrics").await.body).unwrap();
+    assert_eq!(crate::common::metric(&text, "picket_worker_jobs_done_total"), Some(1.0), "{text}");
     drop(worker);
 }
 
