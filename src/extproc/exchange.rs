@@ -137,8 +137,11 @@ impl Exchange {
     async fn response_body(&mut self, body: Vec<u8>, end_of_stream: bool) -> Result<ProcessingResponse, Stop> {
         match std::mem::replace(&mut self.response, ResponseBody::Ended) {
             ResponseBody::Sse(mut scanner) => {
-                // Scanning is CPU work: off the async workers, the scanner travels with it.
+                // Scanning is CPU work: off the async workers, the scanner travels with it, under
+                // the daemon's concurrency limit (a stream under way waits for a slot).
+                let permit = self.shared.state.concurrency().clone().acquire_owned().await.map_err(|_| ApiError::internal())?;
                 let (scanner, out) = tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
                     let mut out = scanner.feed(&body);
                     if end_of_stream && out.end.is_none() {
                         let last = scanner.finish();

@@ -423,7 +423,10 @@ fn stream_reply(state: AppState, upstream: Upstream, mut body: Incoming, caller:
             let next = tokio::time::timeout(upstream.timeout, body.frame()).await;
             let Some(mut scanner) = sse.take() else { return };
             let terminal = !matches!(next, Ok(Some(Ok(_))));
+            // A stream already under way waits for a scan slot rather than failing mid-reply.
+            let Ok(permit) = state.concurrency().clone().acquire_owned().await else { return };
             let step = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
                 let out = match next {
                     Err(_) => scanner.abort("upstream_timeout", "the upstream stopped sending within the timeout"),
                     Ok(None) => scanner.finish(),
