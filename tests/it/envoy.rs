@@ -52,6 +52,7 @@ enum Reply {
 struct Upstream {
     addr: SocketAddr,
     bodies: Arc<Mutex<Vec<Vec<u8>>>>,
+    heads: Arc<Mutex<Vec<String>>>,
 }
 
 impl Upstream {
@@ -59,21 +60,27 @@ impl Upstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let bodies = Arc::new(Mutex::new(Vec::new()));
-        let seen = bodies.clone();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let (seen, seen_heads) = (bodies.clone(), heads.clone());
         tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
-                tokio::spawn(serve_upstream(conn, reply, seen.clone()));
+                tokio::spawn(serve_upstream(conn, reply, seen.clone(), seen_heads.clone()));
             }
         });
-        Upstream { addr, bodies }
+        Upstream { addr, bodies, heads }
     }
 
     fn bodies(&self) -> Vec<Vec<u8>> {
         self.bodies.lock().unwrap().clone()
     }
+
+    /// Request heads, lower-cased.
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
 }
 
-async fn serve_upstream(mut conn: TcpStream, reply: Reply, seen: Arc<Mutex<Vec<Vec<u8>>>>) {
+async fn serve_upstream(mut conn: TcpStream, reply: Reply, seen: Arc<Mutex<Vec<Vec<u8>>>>, heads: Arc<Mutex<Vec<String>>>) {
     let mut buf = Vec::new();
     loop {
         // One request: head, then exactly content-length bytes of body.
@@ -100,6 +107,7 @@ async fn serve_upstream(mut conn: TcpStream, reply: Reply, seen: Arc<Mutex<Vec<V
         let body = buf[head_end..head_end + length].to_vec();
         buf.drain(..head_end + length);
         seen.lock().unwrap().push(body);
+        heads.lock().unwrap().push(head.clone());
         let ok = match reply {
             Reply::Json(content) => {
                 let body = json!({"id": "chatcmpl-1", "object": "chat.completion", "model": "mock",
@@ -297,6 +305,24 @@ async fn masked_prompt_reaches_the_upstream_masked() {
     assert_eq!(sent["messages"][1]["content"], "please write to <EMAIL_1> about the invoice");
     assert_eq!(sent["messages"][0]["content"], "You are a helpful assistant.");
     assert_eq!(sent["model"], "mock");
+}
+
+#[tokio::test]
+async fn with_a_session_the_reply_gets_the_real_values_back() {
+    let chain = Chain::start(Reply::Json("I will write to <EMAIL_1> today")).await;
+    let body = prompt("please write to alice@example.com about the invoice").to_string();
+    let headers = [("content-type", "application/json"), ("x-picket-session", "envoy-s1")];
+    let r = common::call(chain.envoy.addr, "POST", "/v1/chat/completions", &headers, Some(body.as_bytes())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent = String::from_utf8(chain.upstream.bodies()[0].clone()).unwrap();
+    assert!(!sent.contains("alice@example.com") && sent.contains("<EMAIL_1>"), "the upstream saw: {sent}");
+    assert_eq!(r.json()["choices"][0]["message"]["content"], "I will write to alice@example.com today");
+    assert!(!chain.upstream.heads().iter().any(|h| h.contains("x-picket-session")), "the session header reached the upstream");
+    // Another session holds no such token: the placeholder stays.
+    let headers = [("content-type", "application/json"), ("x-picket-session", "envoy-s2")];
+    let clean = prompt("hello").to_string();
+    let r = common::call(chain.envoy.addr, "POST", "/v1/chat/completions", &headers, Some(clean.as_bytes())).await;
+    assert_eq!(r.json()["choices"][0]["message"]["content"], "I will write to <EMAIL_1> today");
 }
 
 #[tokio::test]
