@@ -404,7 +404,11 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         items = Empty,
         status = Empty,
         latency_us = Empty,
+        otel.kind = "server",
+        otel.status_code = Empty,
     );
+    // With `[telemetry]`: the caller's W3C traceparent becomes this span's parent.
+    crate::telemetry::adopt_parent(&span, req.headers());
     let in_flight = state.metrics().request_started();
     let mut req = req;
     req.extensions_mut().insert(RequestId(request_id.to_str().unwrap_or("").into()));
@@ -415,6 +419,9 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     let elapsed = started.elapsed();
     span.record("status", status.as_u16());
     span.record("latency_us", elapsed.as_micros() as u64);
+    if status.is_server_error() {
+        span.record("otel.status_code", "error");
+    }
     state.metrics().record_http(route, status.as_u16(), elapsed);
     let code = response.extensions().get::<error::ErrorCode>().map(|c| c.0);
     if let Some(code) = code {

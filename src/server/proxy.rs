@@ -21,6 +21,11 @@
 //!   the upstream's message scanned as output. Mid-stream, the held text is flushed through the
 //!   scanner and a terminal error event follows.
 //!
+//! - **Request ids and traces.** The request id (the caller's `x-request-id`, else one Picket
+//!   made) goes to the upstream as `x-request-id`. With `[telemetry]` on, `traceparent` names
+//!   Picket's `upstream` span as the parent; otherwise the caller's valid `traceparent` (and
+//!   `tracestate`) pass through unchanged.
+//!
 //! One connection per request (no pool); the upstream timeout bounds the wait for the response
 //! head and every gap between body chunks.
 
@@ -30,6 +35,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
+use axum::Extension;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Full};
@@ -37,9 +43,10 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
+use tracing::Instrument as _;
 
 use super::auth::Need;
-use super::AppState;
+use super::{AppState, RequestId};
 use crate::config::Scope;
 use crate::engine::{Engine, ScanRequest};
 use crate::policy::{Decision, Direction};
@@ -119,8 +126,9 @@ impl Upstream {
         })
     }
 
-    /// POST `body` with the pass-through `headers`; the response head within the timeout.
-    async fn post(&self, body: Vec<u8>, headers: &HeaderMap) -> Result<hyper::Response<Incoming>, Failure> {
+    /// POST `body` with the pass-through `headers` and Picket's own `extra` ones (request id,
+    /// trace context); the response head within the timeout.
+    async fn post(&self, body: Vec<u8>, headers: &HeaderMap, extra: &HeaderMap) -> Result<hyper::Response<Incoming>, Failure> {
         let send = async {
             let tcp = TcpStream::connect((self.host.as_str(), self.port)).await.map_err(|_| Failure::Unreachable)?;
             let _ = tcp.set_nodelay(true);
@@ -140,6 +148,9 @@ impl Upstream {
                 if let Some(v) = headers.get(&name) {
                     req = req.header(name, v);
                 }
+            }
+            for (name, v) in extra {
+                req = req.header(name, v);
             }
             let req = req.body(Full::new(Bytes::from(body))).map_err(|_| Failure::Unreachable)?;
             sender.send_request(req).await.map_err(|_| Failure::Unreachable)
@@ -397,8 +408,31 @@ fn scan_in_place(
     Ok(Ok(()))
 }
 
+/// The headers Picket adds to the upstream request: `x-request-id`, and `traceparent` /
+/// `tracestate` (naming `call` as the parent when traces are exported, else the caller's).
+fn upstream_headers(request_id: &RequestId, call: &tracing::Span, incoming: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&request_id.0) {
+        out.insert(HeaderName::from_static("x-request-id"), v);
+    }
+    if !crate::telemetry::inject(call, &mut out) {
+        let valid = incoming.get("traceparent").and_then(|v| v.to_str().ok()).and_then(super::trace_id).is_some();
+        for name in ["traceparent", "tracestate"] {
+            if let (true, Some(v)) = (valid, incoming.get(name)) {
+                out.insert(HeaderName::from_static(name), v.clone());
+            }
+        }
+    }
+    out
+}
+
 /// `POST /v1/chat/completions`.
-pub(crate) async fn chat_completions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn chat_completions(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(upstream) = state.upstream().cloned() else {
         return error(
             StatusCode::NOT_IMPLEMENTED,
@@ -428,7 +462,9 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, headers: Hea
     };
     let engine = state.engine().clone();
     let scan_caller = caller.clone();
+    let span = tracing::Span::current();
     let scanned = tokio::task::spawn_blocking(move || {
+        let _in_request = span.enter();
         let result = scan_in_place(&engine, &mut request, &texts, &scan_caller, true, false);
         (request, result)
     })
@@ -443,10 +479,14 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, headers: Hea
         return error(StatusCode::FORBIDDEN, "content_policy", "prompt_blocked", "the request was blocked by policy", Some(&param));
     }
     let forwarded = serde_json::to_vec(&request).unwrap_or_default();
-    let response = match upstream.post(forwarded, &headers).await {
+    let call = tracing::info_span!("upstream", otel.kind = "client", status = tracing::field::Empty);
+    let extra = upstream_headers(&request_id, &call, &headers);
+    let response = match upstream.post(forwarded, &headers, &extra).instrument(call.clone()).await {
         Ok(r) => r,
         Err(f) => return upstream_failure(f),
     };
+    call.record("status", response.status().as_u16());
+    drop(call);
     let status = response.status();
     let is_sse =
         response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("text/event-stream"));
@@ -464,7 +504,9 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, headers: Hea
         return error(StatusCode::BAD_GATEWAY, "upstream_error", "upstream_error", "the upstream's reply is not a JSON object", None);
     };
     let engine = state.engine().clone();
+    let span = tracing::Span::current();
     let scanned = tokio::task::spawn_blocking(move || {
+        let _in_request = span.enter();
         for choice in reply.get_mut("choices").and_then(Value::as_array_mut).into_iter().flatten() {
             if let Some(l) = choice.get_mut("logprobs") {
                 *l = Value::Null;
@@ -493,7 +535,9 @@ async fn upstream_error(state: &AppState, status: StatusCode, body: &[u8], calle
         .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(|s| s.chars().take(1000).collect::<String>()));
     let engine = state.engine().clone();
     let policy = caller.policy.clone();
+    let span = tracing::Span::current();
     let shown = tokio::task::spawn_blocking(move || {
+        let _in_request = span.enter();
         let message = message?;
         let mut req = ScanRequest::new(&message, Direction::Output);
         req.policy = policy.as_deref();
