@@ -195,10 +195,11 @@ impl Engine {
     pub fn scan(&self, req: &ScanRequest<'_>) -> Result<Report, ScanError> {
         let started = Instant::now();
         // Trace spans (src/telemetry.rs) carry sizes, counts, rule ids and the decision: never text.
+        // Counts are i64: OpenTelemetry has no unsigned attributes (a u64 would become a string).
         let span = tracing::debug_span!(
             "scan",
             direction = req.direction.as_str(),
-            text_bytes = req.text.len(),
+            text_bytes = req.text.len() as i64,
             findings = Empty,
             decision = Empty,
         );
@@ -222,8 +223,8 @@ impl Engine {
                 req.budget.check()?;
                 let span = tracing::debug_span!("classifier", windows = Empty, windows_total = Empty);
                 let outcome = span.in_scope(|| c.classify(req.text))?;
-                span.record("windows", outcome.report.windows);
-                span.record("windows_total", outcome.report.windows_total);
+                span.record("windows", outcome.report.windows as i64);
+                span.record("windows_total", outcome.report.windows_total as i64);
                 req.budget.check()?;
                 Some(outcome)
             }
@@ -283,10 +284,10 @@ impl Engine {
         let coverage = Coverage::new(spans.iter().map(|s| s.span));
         let masked = (decision == Decision::Mask || req.return_masked)
             .then(|| self.write_masked(req.text, &spans, req.session.map(|s| (req.tenant, s)), &mut self.local_tokens()));
-        mask_span.record("spans", spans.len());
+        mask_span.record("spans", spans.len() as i64);
         mask_span.record("masked", masked.is_some());
         drop(in_mask);
-        span.record("findings", findings.len());
+        span.record("findings", findings.len() as i64);
         span.record("decision", decision.as_str());
 
         req.budget.check()?;
@@ -410,7 +411,7 @@ pub fn detect(packs: &CompiledPacks, text: &str, direction: Direction) -> Vec<Fi
 /// detectors' loops).
 pub fn detect_within(packs: &CompiledPacks, text: &str, direction: Direction, budget: Budget) -> Result<Vec<Finding>, BudgetSpent> {
     budget.check()?;
-    let scan_text = tracing::debug_span!("normalize", text_bytes = text.len()).in_scope(|| ScanText::with_budget(text, budget));
+    let scan_text = tracing::debug_span!("normalize", text_bytes = text.len() as i64).in_scope(|| ScanText::with_budget(text, budget));
     budget.check()?;
     let mut findings = Vec::new();
     packs.detectors.run(&scan_text, &mut findings);

@@ -82,14 +82,14 @@ impl Detectors {
             let span = tracing::debug_span!("detect", otel.name = name, findings = tracing::field::Empty);
             let _in_stage = span.enter();
             stage.detect(text, out);
-            span.record("findings", out.len() - before);
+            span.record("findings", (out.len() - before) as i64);
         }
         if let Some(encoded_rule) = self.evasion.encoded_rule() {
             let before = out.len();
             let span = tracing::debug_span!("decode", findings = tracing::field::Empty);
             let _in_stage = span.enter();
             self.run_payloads(text.original, text.budget, encoded_rule, 0, out);
-            span.record("findings", out.len() - before);
+            span.record("findings", (out.len() - before) as i64);
         }
     }
 

@@ -417,8 +417,9 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 
     let status = response.status();
     let elapsed = started.elapsed();
-    span.record("status", status.as_u16());
-    span.record("latency_us", elapsed.as_micros() as u64);
+    // Signed: OpenTelemetry attributes are i64 (an unsigned one would be exported as a string).
+    span.record("status", i64::from(status.as_u16()));
+    span.record("latency_us", elapsed.as_micros() as i64);
     if status.is_server_error() {
         span.record("otel.status_code", "error");
     }

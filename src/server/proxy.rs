@@ -35,9 +35,9 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::Extension;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -485,7 +485,7 @@ pub(crate) async fn chat_completions(
         Ok(r) => r,
         Err(f) => return upstream_failure(f),
     };
-    call.record("status", response.status().as_u16());
+    call.record("status", i64::from(response.status().as_u16()));
     drop(call);
     let status = response.status();
     let is_sse =

@@ -151,12 +151,8 @@ fn the_example_telemetry_block_parses_when_uncommented() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let example = std::fs::read_to_string(root.join("examples/picket.toml")).unwrap();
     assert_eq!(picket::config::Config::parse(Path::new("picket.toml"), &example).unwrap().telemetry, None, "off by default");
-    let block: String = example
-        .lines()
-        .skip_while(|l| l.trim() != "# [telemetry]")
-        .map_while(|l| l.strip_prefix("# "))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let block: String =
+        example.lines().skip_while(|l| l.trim() != "# [telemetry]").map_while(|l| l.strip_prefix("# ")).map(|l| format!("{l}\n")).collect();
     assert!(block.starts_with("[telemetry]\n"), "no commented [telemetry] block in examples/picket.toml");
     let config = picket::config::Config::parse(Path::new("picket.toml"), &block).unwrap_or_else(|e| panic!("{e}\n{block}"));
     let t = config.telemetry.expect("[telemetry] turns traces on");

@@ -325,10 +325,7 @@ async fn a_collector_that_never_answers_fails_no_scan() {
             keep.lock().unwrap().push(conn);
         }
     });
-    let daemon = Daemon::start(
-        &format!("[telemetry]\notlp_endpoint = \"http://{otlp}\"\nexport_timeout_ms = 300\n"),
-        &["--no-classifier"],
-    );
+    let daemon = Daemon::start(&format!("[telemetry]\notlp_endpoint = \"http://{otlp}\"\nexport_timeout_ms = 300\n"), &["--no-classifier"]);
     for i in 0..40 {
         let traceparent = format!("00-{TRACE_ID}-{PARENT_ID}-01");
         let r = call(

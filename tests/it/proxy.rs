@@ -298,7 +298,8 @@ async fn the_request_id_and_the_callers_traceparent_reach_the_upstream() {
     // Neither: a fresh id, the same one the client is told; no trace context is made up.
     let r3 = post(&server, &body, &[]).await;
     // A malformed traceparent is not passed on.
-    let r4 = post(&server, &body, &[("x-request-id", "client-req-8"), ("traceparent", "00-zz-b7ad6b7169203331-01"), ("tracestate", "a=b")]).await;
+    let r4 = post(&server, &body, &[("x-request-id", "client-req-8"), ("traceparent", "00-zz-b7ad6b7169203331-01"), ("tracestate", "a=b")])
+        .await;
     let seen = seen.lock().unwrap();
     let h = |i: usize, name: &str| seen.headers[i].get(name).cloned();
     assert_eq!(seen.headers.len(), 4);
