@@ -8,7 +8,8 @@
 //!
 //! 1. `observe` (every route): request id (`x-request-id` accepted or generated, echoed), one
 //!    tracing span per request (method, matched route, request id; handlers add direction,
-//!    decision, finding count — never text, values or keys), in-flight gauge, rejection counts,
+//!    decision, finding count — never text, values or keys; with `[telemetry]` it joins the
+//!    caller's W3C `traceparent`, see [`crate::telemetry`]), in-flight gauge, rejection counts,
 //!    one log line (server errors at `error`, client errors at `info`, the rest at `debug`).
 //! 2. Body limit (`DefaultBodyLimit`, enforced by [`error::ApiJson`] → 413).
 //! 3. On the scanning routes: per-request timeout (→ 503 `timeout`).
