@@ -25,7 +25,7 @@ pub use validators::Validator;
 pub type RuleId = u32;
 
 /// How a finding was reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Via {
     /// Matched on the original text.
