@@ -17,6 +17,11 @@
 //!   the upstream's message scanned as output. Mid-stream, the held text is flushed through the
 //!   scanner and a terminal error event follows.
 //!
+//! - **Request ids and traces.** The request id (the caller's `x-request-id`, else one Picket
+//!   made) goes to the upstream as `x-request-id`. With `[telemetry]` on, `traceparent` names
+//!   Picket's `upstream` span as the parent; otherwise the caller's valid `traceparent` (and
+//!   `tracestate`) pass through unchanged.
+//!
 //! One connection per request (no pool); the upstream timeout bounds the wait for the response
 //! head and every gap between body chunks.
 
@@ -28,14 +33,16 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
+use tracing::Instrument as _;
 
 use super::auth::Need;
-use super::AppState;
+use super::{AppState, RequestId};
 use crate::budget::Budget;
 use crate::chat::{self, ChatError, ChatScan, Verdict};
 use crate::config::Scope;
@@ -117,8 +124,9 @@ impl Upstream {
         })
     }
 
-    /// POST `body` with the pass-through `headers`; the response head within the timeout.
-    async fn post(&self, body: Vec<u8>, headers: &HeaderMap) -> Result<hyper::Response<Incoming>, Failure> {
+    /// POST `body` with the pass-through `headers` and Picket's own `extra` ones (request id,
+    /// trace context); the response head within the timeout.
+    async fn post(&self, body: Vec<u8>, headers: &HeaderMap, extra: &HeaderMap) -> Result<hyper::Response<Incoming>, Failure> {
         let send = async {
             let tcp = TcpStream::connect((self.host.as_str(), self.port)).await.map_err(|_| Failure::Unreachable)?;
             let _ = tcp.set_nodelay(true);
@@ -138,6 +146,9 @@ impl Upstream {
                 if let Some(v) = headers.get(&name) {
                     req = req.header(name, v);
                 }
+            }
+            for (name, v) in extra {
+                req = req.header(name, v);
             }
             let req = req.body(Full::new(Bytes::from(body))).map_err(|_| Failure::Unreachable)?;
             sender.send_request(req).await.map_err(|_| Failure::Unreachable)
@@ -255,8 +266,11 @@ async fn scan_body(state: &AppState, way: Way, body: Bytes, caller: &Caller) -> 
     let engine = state.engine().clone();
     let budget = Budget::within(state.limits().timeout);
     let caller = caller.clone();
+    // The request span goes along: the scans' trace spans are its children.
+    let span = tracing::Span::current();
     let scanned = tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        let _in_request = span.enter();
         let scan = ChatScan { policy: caller.policy.as_deref(), tenant: &caller.tenant, session: caller.session.as_deref(), budget };
         match way {
             Way::Request => chat::scan_request(&engine, &scan, &body, |_| ()),
@@ -278,8 +292,31 @@ async fn scan_body(state: &AppState, way: Way, body: Bytes, caller: &Caller) -> 
     }
 }
 
+/// The headers Picket adds to the upstream request: `x-request-id`, and `traceparent` /
+/// `tracestate` (naming `call` as the parent when traces are exported, else the caller's).
+fn upstream_headers(request_id: &RequestId, call: &tracing::Span, incoming: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&request_id.0) {
+        out.insert(HeaderName::from_static("x-request-id"), v);
+    }
+    if !crate::telemetry::inject(call, &mut out) {
+        let valid = incoming.get("traceparent").and_then(|v| v.to_str().ok()).and_then(super::trace_id).is_some();
+        for name in ["traceparent", "tracestate"] {
+            if let (true, Some(v)) = (valid, incoming.get(name)) {
+                out.insert(HeaderName::from_static(name), v.clone());
+            }
+        }
+    }
+    out
+}
+
 /// `POST /v1/chat/completions`.
-pub(crate) async fn chat_completions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn chat_completions(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(upstream) = state.upstream().cloned() else {
         return error(
             StatusCode::NOT_IMPLEMENTED,
@@ -317,10 +354,14 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, headers: Hea
         }
         Err(response) => return response,
     };
-    let response = match upstream.post(forwarded, &headers).await {
+    let call = tracing::info_span!("upstream", otel.kind = "client", status = tracing::field::Empty);
+    let extra = upstream_headers(&request_id, &call, &headers);
+    let response = match upstream.post(forwarded, &headers, &extra).instrument(call.clone()).await {
         Ok(r) => r,
         Err(f) => return upstream_failure(f),
     };
+    call.record("status", i64::from(response.status().as_u16()));
+    drop(call);
     let status = response.status();
     let is_sse =
         response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("text/event-stream"));
@@ -363,7 +404,9 @@ async fn upstream_error(state: &AppState, status: StatusCode, body: &[u8], calle
         .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(|s| s.chars().take(1000).collect::<String>()));
     let engine = state.engine().clone();
     let policy = caller.policy.clone();
+    let span = tracing::Span::current();
     let shown = tokio::task::spawn_blocking(move || {
+        let _in_request = span.enter();
         let message = message?;
         let mut req = ScanRequest::new(&message, Direction::Output);
         req.policy = policy.as_deref();
