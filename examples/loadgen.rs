@@ -56,6 +56,10 @@ struct Args {
     /// Client runtime worker threads.
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
+    /// First drive `GET /healthz` at each concurrency: the same server's ceiling, for the
+    /// ratio of `/v1/scan` to it in the same run (printed as size `healthz`).
+    #[arg(long)]
+    healthz: bool,
     /// Extra argument for the started `picket serve` (repeatable), e.g. `--server-arg=--scan-threads=4`.
     #[arg(long = "server-arg", allow_hyphen_values = true)]
     server_args: Vec<String>,
@@ -92,6 +96,15 @@ async fn run(args: &Args, addr: SocketAddr, pid: Option<u32>) -> anyhow::Result<
         "size", "conc", "requests", "req/s", "MB/s", "p50 µs", "p99 µs", "p99.9 µs", "max µs", "errors", "srv cpu µs/rq", "engine µs"
     );
     let rss_start = pid.and_then(rss_kib);
+    if args.healthz {
+        let get = Arc::new(vec![Vec::new()]);
+        for &conc in &args.concurrency {
+            drive(addr, get.clone(), conc, Duration::from_secs(args.warmup)).await?;
+            let cpu0 = pid.and_then(cpu_ticks);
+            let stats = drive(addr, get.clone(), conc, Duration::from_secs(args.duration)).await?;
+            stats.print(usize::MAX, conc, per_request(&stats, cpu0, pid.and_then(cpu_ticks)), None);
+        }
+    }
     for &size in &args.sizes {
         let bodies = Arc::new(bodies(size, 64));
         for &conc in &args.concurrency {
@@ -286,7 +299,11 @@ impl Stats {
     fn print(&self, size: usize, conc: usize, cpu_us: Option<f64>, engine_us: Option<f64>) {
         let n = self.latencies_us.len();
         let secs = self.elapsed.as_secs_f64();
-        let size = if size == 0 { "mixed".to_string() } else { size.to_string() };
+        let size = match size {
+            0 => "mixed".to_string(),
+            usize::MAX => "healthz".to_string(),
+            n => n.to_string(),
+        };
         let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
         println!(
             "{:>6} {:>5} {:>9} {:>9.0} {:>8.2} {:>9} {:>9} {:>9} {:>9} {:>6} {:>13} {:>11}",
@@ -337,10 +354,14 @@ async fn connection(addr: SocketAddr, bodies: Arc<Vec<Vec<u8>>>, worker: usize, 
     while Instant::now() < deadline {
         let body = &bodies[i % bodies.len()];
         i += 1;
-        let req = Request::post("/v1/scan")
-            .header("host", "loadgen")
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::copy_from_slice(body)))?;
+        // An empty body stands for `GET /healthz` (the --healthz baseline).
+        let req = match body.is_empty() {
+            true => Request::get("/healthz").header("host", "loadgen").body(Full::new(Bytes::new()))?,
+            false => Request::post("/v1/scan")
+                .header("host", "loadgen")
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::copy_from_slice(body)))?,
+        };
         let t0 = Instant::now();
         sender.ready().await?;
         let res = sender.send_request(req).await?;

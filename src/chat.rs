@@ -14,8 +14,13 @@
 //! (image and audio parts carry no text). An unknown role, or a body that is not a JSON object
 //! with a `messages` array, is refused: a scanner that cannot tell what a text is fails closed.
 //!
-//! A response (`choices[].message`) is scanned as output. Any other response body that is valid
-//! UTF-8 is scanned whole as output; anything else is refused.
+//! A response (`choices[].message`: every string but `role`, and tool-call arguments) is scanned
+//! as output, and each choice's `logprobs` (which repeat the raw tokens) become `null`. Any other
+//! response body that is valid UTF-8 is scanned whole as output; anything else is refused.
+//!
+//! With a session, reversible tokens (`mask = "token"` rules) minted in a request's texts are
+//! restored in the response's: the model never sees the value, the user gets it back. Nothing is
+//! minted on the way out.
 
 use serde_json::Value;
 
@@ -31,7 +36,8 @@ pub struct ChatScan<'a> {
     pub policy: Option<&'a str>,
     /// Tenant that owns `session`.
     pub tenant: &'a str,
-    /// Session for reversible `token` masking.
+    /// Session for reversible `token` masking: a request mints into it, a response is
+    /// restored from it.
     pub session: Option<&'a str>,
     /// Shared by every text of the body.
     pub budget: Budget,
@@ -109,7 +115,7 @@ pub fn scan_request(engine: &Engine, scan: &ChatScan<'_>, body: &[u8], mut seen:
     let mut doc: Value = serde_json::from_slice(body).map_err(|e| ChatError::NotJson(e.to_string()))?;
     let mut pieces = Vec::new();
     request_pieces(&mut doc, &mut pieces)?;
-    let outcome = apply(engine, scan, pieces, &mut seen)?;
+    let outcome = apply(engine, scan, Side::Request, pieces, &mut seen)?;
     Ok(outcome.verdict(|| doc.to_string().into_bytes()))
 }
 
@@ -118,22 +124,47 @@ pub fn scan_request(engine: &Engine, scan: &ChatScan<'_>, body: &[u8], mut seen:
 pub fn scan_response(engine: &Engine, scan: &ChatScan<'_>, body: &[u8], mut seen: impl FnMut(&Report)) -> Result<Verdict, ChatError> {
     if let Ok(mut doc) = serde_json::from_slice::<Value>(body) {
         if doc.get("choices").is_some_and(Value::is_array) {
+            let dropped = drop_logprobs(&mut doc);
             let mut pieces = Vec::new();
             response_pieces(&mut doc, &mut pieces);
-            let outcome = apply(engine, scan, pieces, &mut seen)?;
+            let outcome = match apply(engine, scan, Side::Response, pieces, &mut seen)? {
+                Outcome::Clean if dropped => Outcome::Changed,
+                outcome => outcome,
+            };
             return Ok(outcome.verdict(|| doc.to_string().into_bytes()));
         }
     }
     let mut text = std::str::from_utf8(body).map_err(|_| ChatError::NotJson("the response body is not UTF-8 text".into()))?.to_string();
     let piece = Piece { text: &mut text, field: "body".into(), direction: Direction::Output };
-    let outcome = apply(engine, scan, vec![piece], &mut seen)?;
+    let outcome = apply(engine, scan, Side::Response, vec![piece], &mut seen)?;
     Ok(outcome.verdict(|| text.into_bytes()))
+}
+
+/// Each choice's `logprobs` set to `null`; whether any held something.
+fn drop_logprobs(doc: &mut Value) -> bool {
+    let mut dropped = false;
+    for choice in doc.get_mut("choices").and_then(Value::as_array_mut).into_iter().flatten() {
+        if let Some(l) = choice.get_mut("logprobs").filter(|l| !l.is_null()) {
+            *l = Value::Null;
+            dropped = true;
+        }
+    }
+    dropped
+}
+
+/// Which way a body goes: a request's texts mint reversible tokens into the session, a
+/// response's have them restored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Request,
+    Response,
 }
 
 /// What scanning the pieces of one body came to.
 enum Outcome {
     Clean,
-    Masked,
+    /// Some text was masked or restored.
+    Changed,
     Blocked(Blocked),
 }
 
@@ -141,14 +172,21 @@ impl Outcome {
     fn verdict(self, body: impl FnOnce() -> Vec<u8>) -> Verdict {
         match self {
             Outcome::Clean => Verdict::Allow,
-            Outcome::Masked => Verdict::Mask(body()),
+            Outcome::Changed => Verdict::Mask(body()),
             Outcome::Blocked(b) => Verdict::Block(b),
         }
     }
 }
 
-/// Scan every piece and rewrite the masked ones in place; the first blocked piece stops it.
-fn apply(engine: &Engine, scan: &ChatScan<'_>, pieces: Vec<Piece<'_>>, seen: &mut dyn FnMut(&Report)) -> Result<Outcome, ChatError> {
+/// Scan every piece and rewrite the masked (and, in a response, restored) ones in place; the
+/// first blocked piece stops it.
+fn apply(
+    engine: &Engine,
+    scan: &ChatScan<'_>,
+    side: Side,
+    pieces: Vec<Piece<'_>>,
+    seen: &mut dyn FnMut(&Report),
+) -> Result<Outcome, ChatError> {
     let mut outcome = Outcome::Clean;
     for piece in pieces {
         if piece.text.is_empty() {
@@ -157,22 +195,32 @@ fn apply(engine: &Engine, scan: &ChatScan<'_>, pieces: Vec<Piece<'_>>, seen: &mu
         let req = ScanRequest {
             policy: scan.policy,
             tenant: scan.tenant,
-            session: scan.session,
+            session: if side == Side::Request { scan.session } else { None },
             budget: scan.budget,
             ..ScanRequest::new(piece.text, piece.direction)
         };
         let report = engine.scan(&req).map_err(|source| ChatError::Scan { field: piece.field.clone(), source })?;
         seen(&report);
-        match (report.decision, report.masked) {
+        let mut replacement = match (report.decision, report.masked) {
             (Decision::Block, _) => {
                 let Piece { field, direction, .. } = piece;
                 return Ok(Outcome::Blocked(Blocked { field, direction, policy: report.policy, blocked_by: report.blocked_by }));
             }
-            (Decision::Mask, Some(masked)) if masked != *piece.text => {
-                *piece.text = masked;
-                outcome = Outcome::Masked;
+            (Decision::Mask, Some(masked)) if masked != *piece.text => Some(masked),
+            _ => None,
+        };
+        if let (Side::Response, Some(session)) = (side, scan.session) {
+            let current = replacement.as_deref().unwrap_or(piece.text.as_str());
+            // An unknown or expired session restores nothing: the placeholders stay.
+            if let Ok(restored) = engine.restore(scan.tenant, session, current) {
+                if restored != current {
+                    replacement = Some(restored);
+                }
             }
-            _ => {}
+        }
+        if let Some(new) = replacement {
+            *piece.text = new;
+            outcome = Outcome::Changed;
         }
     }
     Ok(outcome)
@@ -244,15 +292,26 @@ fn response_pieces<'v>(doc: &'v mut Value, out: &mut Vec<Piece<'v>>) {
     }
 }
 
-/// `content`: a string, null, or an array of parts; only text parts carry text.
+/// `content`: a string, null, or an array of parts; text and refusal parts carry text.
 fn content_pieces<'v>(value: &'v mut Value, field: String, direction: Direction, out: &mut Vec<Piece<'v>>) -> Result<(), ChatError> {
     match value {
         Value::String(text) => out.push(Piece { text, field, direction }),
         Value::Null => {}
         Value::Array(parts) => {
             for (j, part) in parts.iter_mut().enumerate() {
-                if let Some(Value::String(text)) = part.get_mut("text") {
-                    out.push(Piece { text, field: format!("{field}[{j}].text"), direction });
+                let Some(part) = part.as_object_mut() else {
+                    return Err(ChatError::Shape(format!("{field}[{j}] is not an object")));
+                };
+                for (key, value) in part.iter_mut() {
+                    match (key.as_str(), value) {
+                        ("text" | "refusal", Value::String(text)) => {
+                            out.push(Piece { text, field: format!("{field}[{j}].{key}"), direction })
+                        }
+                        ("text" | "refusal", _) => {
+                            return Err(ChatError::Shape(format!("{field}[{j}].{key} must be a string")));
+                        }
+                        _ => {}
+                    }
                 }
             }
         }

@@ -24,6 +24,8 @@ use crate::vault::VaultLimits;
 
 mod ops;
 pub use ops::{AuditTarget, RateLimit, RateLimits};
+mod telemetry;
+pub use telemetry::TelemetryConfig;
 
 /// A configuration problem, located in its file.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,7 @@ struct ConfigFile {
     client_identity: Vec<toml::Spanned<ClientIdentitySyntax>>,
     #[serde(default)]
     extproc: ExtProcSyntax,
+    telemetry: Option<telemetry::TelemetrySyntax>,
 }
 
 /// `[extproc]`: the Envoy external-processor listener (docs/envoy.md).
@@ -343,6 +346,8 @@ pub struct Config {
     pub extproc_listen: Option<SocketAddr>,
     /// The policy requests through Envoy are scanned under (`default` when absent).
     pub extproc_policy: Option<String>,
+    /// `[telemetry]`: OpenTelemetry traces over OTLP; off when absent.
+    pub telemetry: Option<TelemetryConfig>,
 }
 
 /// `[vault] backend`.
@@ -382,6 +387,7 @@ impl Default for Config {
             vault_backend: VaultBackend::Memory,
             extproc_listen: None,
             extproc_policy: None,
+            telemetry: None,
         }
     }
 }
@@ -516,6 +522,7 @@ impl Config {
         }
         config.rate_limits = ops::rate_limits(file.rate_limit).map_err(|(at, m)| invalid(at, m))?;
         config.audit = ops::audit(file.audit, rel);
+        config.telemetry = telemetry::telemetry(file.telemetry).map_err(|(at, m)| invalid(at, m))?;
         Ok(config)
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
+use tracing::field::Empty;
 
 use crate::budget::{Budget, BudgetSpent};
 use crate::classify::{Classifier, ModelError};
@@ -193,6 +194,16 @@ impl Engine {
     /// Scan one text.
     pub fn scan(&self, req: &ScanRequest<'_>) -> Result<Report, ScanError> {
         let started = Instant::now();
+        // Trace spans (src/telemetry.rs) carry sizes, counts, rule ids and the decision: never text.
+        // Counts are i64: OpenTelemetry has no unsigned attributes (a u64 would become a string).
+        let span = tracing::debug_span!(
+            "scan",
+            direction = req.direction.as_str(),
+            text_bytes = req.text.len() as i64,
+            findings = Empty,
+            decision = Empty,
+        );
+        let _in_scan = span.enter();
         let policy_name = req.policy.unwrap_or("default");
         let policy = self.policies.get(policy_name).ok_or_else(|| ScanError::UnknownPolicy(policy_name.to_string()))?;
         if req.text.len() > self.max_text_bytes {
@@ -210,12 +221,17 @@ impl Engine {
         let mut classifier = match (&self.classifier, req.classify) {
             (Some(c), true) => {
                 req.budget.check()?;
-                let outcome = c.classify(req.text)?;
+                let span = tracing::debug_span!("classifier", windows = Empty, windows_total = Empty);
+                let outcome = span.in_scope(|| c.classify(req.text))?;
+                span.record("windows", outcome.report.windows as i64);
+                span.record("windows_total", outcome.report.windows_total as i64);
                 req.budget.check()?;
                 Some(outcome)
             }
             _ => None,
         };
+        let policy_span = tracing::debug_span!("policy", decision = Empty, blocked_by = Empty, rules = Empty);
+        let in_policy = policy_span.enter();
         let mut model_scores = CategoryScores::default();
         if let Some(outcome) = &mut classifier {
             if packs.allows_whole_text(req.text) {
@@ -255,11 +271,24 @@ impl Engine {
             Decision::Mask => Some(DecidedBy::Rules),
             Decision::Allow => None,
         };
+        if !policy_span.is_disabled() {
+            policy_span.record("decision", decision.as_str());
+            policy_span.record("blocked_by", blocked_by.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(","));
+            policy_span.record("rules", rule_ids(&packs, &findings));
+        }
+        drop(in_policy);
 
+        let mask_span = tracing::debug_span!("mask", spans = Empty, masked = Empty);
+        let in_mask = mask_span.enter();
         let spans = mask_spans(&packs, req.text, &findings, direction_policy.min_score);
         let coverage = Coverage::new(spans.iter().map(|s| s.span));
         let masked = (decision == Decision::Mask || req.return_masked)
             .then(|| self.write_masked(req.text, &spans, req.session.map(|s| (req.tenant, s)), &mut self.local_tokens()));
+        mask_span.record("spans", spans.len() as i64);
+        mask_span.record("masked", masked.is_some());
+        drop(in_mask);
+        span.record("findings", findings.len() as i64);
+        span.record("decision", decision.as_str());
 
         req.budget.check()?;
         let chars = CharIndex::new(req.text);
@@ -353,6 +382,23 @@ pub(crate) fn mask_spans<'p>(packs: &'p CompiledPacks, text: &str, findings: &[F
     spans
 }
 
+/// The distinct rule ids of `findings`, comma-separated (at most [`TRACED_RULES`]), for traces.
+fn rule_ids(packs: &CompiledPacks, findings: &[Finding]) -> String {
+    let mut ids: Vec<&str> = findings.iter().map(|f| packs.rule(f.rule).id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let more = ids.len().saturating_sub(TRACED_RULES);
+    ids.truncate(TRACED_RULES);
+    let mut out = ids.join(",");
+    if more > 0 {
+        out.push_str(&format!(",+{more}"));
+    }
+    out
+}
+
+/// Most rule ids one trace span lists.
+const TRACED_RULES: usize = 32;
+
 /// Every finding of the rules that apply to `direction`, deduplicated and in text order.
 pub fn detect(packs: &CompiledPacks, text: &str, direction: Direction) -> Vec<Finding> {
     match detect_within(packs, text, direction, Budget::UNLIMITED) {
@@ -365,7 +411,7 @@ pub fn detect(packs: &CompiledPacks, text: &str, direction: Direction) -> Vec<Fi
 /// detectors' loops).
 pub fn detect_within(packs: &CompiledPacks, text: &str, direction: Direction, budget: Budget) -> Result<Vec<Finding>, BudgetSpent> {
     budget.check()?;
-    let scan_text = ScanText::with_budget(text, budget);
+    let scan_text = tracing::debug_span!("normalize", text_bytes = text.len() as i64).in_scope(|| ScanText::with_budget(text, budget));
     budget.check()?;
     let mut findings = Vec::new();
     packs.detectors.run(&scan_text, &mut findings);

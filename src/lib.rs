@@ -41,6 +41,7 @@ pub mod server;
 pub mod span;
 pub mod sse;
 pub mod stream;
+pub mod telemetry;
 pub mod text;
 pub mod vault;
 

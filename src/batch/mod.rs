@@ -46,6 +46,7 @@ pub use chunk::ChunkUnit;
 pub use extract::csv::Column;
 pub use extract::json::Selector;
 pub use extract::Format;
+pub use output::sarif::from_report as sarif_from_report;
 pub use output::summary::{BatchSummary, BlockedDoc, CategoryCounts, ClassifySummary, Decisions, SkippedDoc, TopDoc};
 
 /// Everything `picket scan PATH...` can be asked; validated once by [`run`].

@@ -174,6 +174,13 @@ pub struct ResultsArgs {
     /// Print a JSON summary (to stderr when the report goes to stdout).
     #[arg(long)]
     summary: bool,
+    /// `sarif`: write a SARIF 2.1.0 log to stdout instead of the report, as
+    /// `picket scan PATH --format sarif` does (rule help comes from the packs this command
+    /// loads: pass the workers' --config/--rules).
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<ResultsFormat>,
+    #[command(flatten)]
+    engine: EngineArgs,
     /// First wait until no job is left in the queue (all scanned or dead-lettered).
     #[arg(long)]
     wait: bool,
@@ -184,9 +191,29 @@ pub struct ResultsArgs {
     queue: QueueArgs,
 }
 
+/// What `picket results` writes to stdout.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResultsFormat {
+    /// The JSON Lines report (unless `--report FILE` takes it).
+    Jsonl,
+    Sarif,
+}
+
 /// `picket results`: exit 0 nothing blocked, 1 something blocked, 2 error (or --wait timed out).
 pub fn results(args: ResultsArgs) -> anyhow::Result<ExitCode> {
     let rt = runtime()?;
+    let sarif = args.format == Some(ResultsFormat::Sarif);
+    let report_on_stdout = match args.report.as_deref() {
+        Some(p) => p.as_os_str() == "-",
+        None => !sarif,
+    };
+    if sarif && report_on_stdout {
+        anyhow::bail!("--report - and --format sarif would both use stdout");
+    }
+    let packs = match sarif {
+        true => Some(EngineArgs { no_classifier: true, ..args.engine.clone() }.engine()?.packs()),
+        false => None,
+    };
     let (lines, summary) = rt.block_on(async {
         let queue = Queue::open(&args.nats, args.queue.settings()?).await?;
         if args.wait && !results::wait_idle(&queue, Duration::from_secs(args.wait_timeout_s)).await? {
@@ -194,20 +221,26 @@ pub fn results(args: ResultsArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(results::results(&queue, &args.corpus).await?)
     })?;
-    let to_stdout = args.report.as_deref().is_none_or(|p| p.as_os_str() == "-");
-    let mut out: Box<dyn std::io::Write> = match &args.report {
+    let report: Option<Box<dyn std::io::Write>> = match &args.report {
         Some(p) if p.as_os_str() != "-" => {
-            Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?))
+            Some(Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?)))
         }
-        _ => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+        _ if report_on_stdout => Some(Box::new(std::io::BufWriter::new(std::io::stdout().lock()))),
+        _ => None,
     };
-    for line in &lines {
-        writeln!(out, "{line}")?;
+    if let Some(mut out) = report {
+        for line in &lines {
+            writeln!(out, "{line}")?;
+        }
+        out.flush()?;
     }
-    out.flush()?;
+    if let Some(packs) = packs {
+        picket::batch::sarif_from_report(&lines, &packs, std::io::BufWriter::new(std::io::stdout().lock()))
+            .context("cannot write the SARIF log")?;
+    }
     if args.summary {
         let s = serde_json::to_string_pretty(&summary)?;
-        if to_stdout {
+        if report_on_stdout || sarif {
             eprintln!("{s}");
         } else {
             println!("{s}");

@@ -50,10 +50,26 @@ pub struct ServeArgs {
 const WATCH_EVERY: Duration = Duration::from_secs(2);
 /// How long shutdown waits for straggling blocking scans after the server stopped.
 const DRAIN_BLOCKING: Duration = Duration::from_secs(5);
+/// How long shutdown waits for the last spans to reach the collector.
+const FLUSH_SPANS: Duration = Duration::from_secs(5);
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    init_tracing();
     let config = args.engine.load_config()?;
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let classifier_required = config.model_enabled && !args.engine.no_classifier;
+    let default_threads = if classifier_required { config.limits.max_concurrency } else { (2 * cpus).max(4) };
+    let scan_threads = args.scan_threads.unwrap_or(default_threads).max(1);
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("picket-http").max_blocking_threads(scan_threads).build()?;
+    // The OTLP exporter's gRPC channel runs on this runtime, so it starts inside it.
+    let telemetry = match &config.telemetry {
+        Some(t) => Some(runtime.block_on(async { picket::telemetry::Telemetry::start(t) })?),
+        None => None,
+    };
+    init_tracing_with(telemetry.as_ref());
+    if let Some(t) = &config.telemetry {
+        tracing::info!(endpoint = %t.otlp_endpoint, sample_ratio = t.sample_ratio, "exporting traces over OTLP");
+    }
     let listen = args.listen.unwrap_or(config.listen);
     // Before loading anything: an exposed daemon without keys is refused outright.
     server::check_exposure(listen, config.auth_configured())?;
@@ -72,18 +88,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let timeout = Duration::from_secs_f64(args.upstream_timeout);
         options.upstream = Some(server::proxy::Upstream::new(url, timeout, args.upstream_ca.as_deref())?);
     }
-    options.classifier_required = config.model_enabled && !args.engine.no_classifier;
-    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let default_threads = if options.classifier_required { config.limits.max_concurrency } else { (2 * cpus).max(4) };
-    let scan_threads = args.scan_threads.unwrap_or(default_threads).max(1);
+    options.classifier_required = classifier_required;
     let engine = Arc::new(args.engine.engine()?);
     let state = AppState::new(engine, options)?;
     let mut watch_paths = config.pack_dirs.clone();
     watch_paths.extend(args.engine.rules.iter().cloned());
     let watch = args.watch_packs || config.watch_packs;
 
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("picket-http").max_blocking_threads(scan_threads).build()?;
     let result = runtime.block_on(async move {
         let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
@@ -132,6 +143,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("stopped");
         anyhow::Ok(())
     });
+    // Before the runtime stops: the exporter needs it to send the last spans.
+    if let Some(t) = telemetry {
+        t.shutdown(FLUSH_SPANS);
+    }
     runtime.shutdown_timeout(DRAIN_BLOCKING);
     result.map(|()| ExitCode::SUCCESS)
 }
@@ -140,7 +155,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 /// The daemon's own lifecycle lines (`listening`, `shutting down`, `stopped`) stay at `info`
 /// even under a quieter filter, unless the filter names this module itself.
 pub(super) fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
+    init_tracing_with(None);
+}
+
+/// [`init_tracing`], plus the OpenTelemetry layer when traces are exported. The log filter
+/// applies to the log lines only; the trace layer has its own (Picket's spans, never events).
+pub(super) fn init_tracing_with(telemetry: Option<&picket::telemetry::Telemetry>) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::{EnvFilter, Layer as _};
     let given = std::env::var("PICKET_LOG").or_else(|_| std::env::var("RUST_LOG")).ok().filter(|s| !s.trim().is_empty());
     let mut filter = given.as_deref().and_then(|s| EnvFilter::try_new(s).ok()).unwrap_or_else(|| EnvFilter::new("info"));
     if !given.as_deref().is_some_and(|s| s.contains(module_path!())) {
@@ -148,13 +171,13 @@ pub(super) fn init_tracing() {
             filter = filter.add_directive(lifecycle);
         }
     }
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_current_span(true)
         .with_span_list(false)
         .with_writer(std::io::stderr)
-        .try_init();
+        .with_filter(filter);
+    let _ = tracing_subscriber::registry().with(logs).with(telemetry.map(|t| t.layer())).try_init();
 }
 
 /// Resolves on SIGTERM or SIGINT.

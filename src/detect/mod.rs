@@ -25,7 +25,7 @@ pub use validators::Validator;
 pub type RuleId = u32;
 
 /// How a finding was reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Via {
     /// Matched on the original text.
@@ -74,14 +74,23 @@ impl Detectors {
     /// Stops early when `text.budget` is spent: the caller must check the budget afterwards and
     /// discard the findings of a scan that ran out of time.
     pub fn run(&self, text: &ScanText<'_>, out: &mut Vec<Finding>) {
-        let stages: [&dyn Detector; 3] = [&self.regex, &self.keywords, &self.evasion];
-        for stage in stages {
+        // One trace span per stage (src/telemetry.rs): its name and how many findings it added.
+        let stages: [(&str, &dyn Detector); 3] = [("regex", &self.regex), ("keywords", &self.keywords), ("evasion", &self.evasion)];
+        for (name, stage) in stages {
             if text.budget.spent() {
                 return;
             }
+            let before = out.len();
+            let span = tracing::debug_span!("detect", otel.name = name, findings = tracing::field::Empty);
+            let _in_stage = span.enter();
             stage.detect(text, out);
+            span.record("findings", (out.len() - before) as i64);
         }
+        let before = out.len();
+        let span = tracing::debug_span!("decode", findings = tracing::field::Empty);
+        let _in_stage = span.enter();
         self.run_payloads(text.original, text.budget, self.evasion.encoded_rule(), 0, out);
+        span.record("findings", (out.len() - before) as i64);
     }
 
     fn run_payloads(&self, original: &str, budget: Budget, encoded_rule: Option<(RuleId, f32)>, depth: usize, out: &mut Vec<Finding>) {

@@ -47,18 +47,23 @@ enum Side {
 pub(super) struct Exchange {
     shared: Arc<Shared>,
     principal: Arc<Principal>,
+    /// `x-picket-session` of the request: tokens minted in the prompt are restored in the reply.
+    session: Option<String>,
     response: ResponseBody,
 }
 
 impl Exchange {
     pub(super) fn new(shared: Arc<Shared>, principal: Arc<Principal>) -> Exchange {
-        Exchange { shared, principal, response: ResponseBody::Pending }
+        Exchange { shared, principal, session: None, response: ResponseBody::Pending }
     }
 
     /// The reply to one phase, and whether the stream is over (an immediate response ends it).
     pub(super) async fn handle(&mut self, message: ProcessingRequest) -> (ProcessingResponse, bool) {
         let reply = match message.request {
-            Some(Phase::RequestHeaders(_)) => Ok(request_headers()),
+            Some(Phase::RequestHeaders(headers)) => {
+                self.session = header(&headers, SESSION_HEADER).filter(|s| !s.is_empty());
+                Ok(request_headers())
+            }
             Some(Phase::RequestBody(body)) => self.request_body(body.body, body.end_of_stream).await,
             Some(Phase::RequestTrailers(_)) => Ok(reply(Reply::RequestTrailers(TrailersResponse::default()))),
             Some(Phase::ResponseHeaders(headers)) => self.response_headers(&headers),
@@ -110,6 +115,7 @@ impl Exchange {
             let opts = StreamOptions {
                 policy: self.shared.options.policy.clone(),
                 tenant: self.principal.tenant.clone(),
+                restore: self.session.clone(),
                 ..StreamOptions::new(Direction::Output)
             };
             let scanner = SseScanner::new(self.shared.state.engine().clone(), opts).map_err(|e| unscannable(&e.to_string()))?;
@@ -137,8 +143,11 @@ impl Exchange {
     async fn response_body(&mut self, body: Vec<u8>, end_of_stream: bool) -> Result<ProcessingResponse, Stop> {
         match std::mem::replace(&mut self.response, ResponseBody::Ended) {
             ResponseBody::Sse(mut scanner) => {
-                // Scanning is CPU work: off the async workers, the scanner travels with it.
+                // Scanning is CPU work: off the async workers, the scanner travels with it, under
+                // the daemon's concurrency limit (a stream under way waits for a slot).
+                let permit = self.shared.state.concurrency().clone().acquire_owned().await.map_err(|_| ApiError::internal())?;
                 let (scanner, out) = tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
                     let mut out = scanner.feed(&body);
                     if end_of_stream && out.end.is_none() {
                         let last = scanner.finish();
@@ -195,10 +204,12 @@ impl Exchange {
         let budget = Budget::within(state.limits().timeout);
         let shared = self.shared.clone();
         let principal = self.principal.clone();
+        let session = self.session.clone();
         let scanned = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let engine = shared.state.engine();
-            let scan = ChatScan { policy: shared.options.policy.as_deref(), tenant: &principal.tenant, session: None, budget };
+            let scan =
+                ChatScan { policy: shared.options.policy.as_deref(), tenant: &principal.tenant, session: session.as_deref(), budget };
             let seen = |r: &crate::Report| shared.state.metrics().record_report(r);
             match side {
                 Side::Request => chat::scan_request(engine, &scan, &body, seen),
@@ -215,10 +226,13 @@ impl Exchange {
     }
 }
 
+/// The session header, as in proxy mode.
+const SESSION_HEADER: &str = "x-picket-session";
+
 /// Continue, and ask the upstream for an uncompressed response (a compressed one cannot be
-/// scanned).
+/// scanned); Picket's own session header stays with Picket.
 fn request_headers() -> ProcessingResponse {
-    let mutation = HeaderMutation { remove_headers: vec!["accept-encoding".into()], ..HeaderMutation::default() };
+    let mutation = HeaderMutation { remove_headers: vec!["accept-encoding".into(), SESSION_HEADER.into()], ..HeaderMutation::default() };
     reply(Reply::RequestHeaders(HeadersResponse {
         response: Some(CommonResponse { header_mutation: Some(mutation), ..CommonResponse::default() }),
     }))

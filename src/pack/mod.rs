@@ -16,7 +16,7 @@ use crate::detect::{Detectors, EvasionKind, RuleId, Validator};
 use crate::policy::{Category, Direction};
 
 /// What a rule does when it fires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Report and score only.

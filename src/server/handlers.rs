@@ -194,7 +194,7 @@ pub async fn scan(
     .await?;
     let (summary, bytes) = result.map_err(|e| ApiError::from(&e))?;
     span.record("decision", decision_str(summary.decision));
-    span.record("findings", summary.findings);
+    span.record("findings", summary.findings as i64);
     Ok(json_response(StatusCode::OK, bytes))
 }
 
@@ -215,7 +215,7 @@ pub async fn scan_batch(
         ));
     }
     let span = tracing::Span::current();
-    span.record("items", body.items.len());
+    span.record("items", body.items.len() as i64);
     let worker_state = state.clone();
     let budget = Budget::within(state.limits().timeout);
     let (strongest, findings, out) = blocking(permit, move || {
@@ -268,7 +268,7 @@ pub async fn scan_batch(
     })
     .await?;
     span.record("decision", decision_str(strongest));
-    span.record("findings", findings);
+    span.record("findings", findings as i64);
     Ok(json_response(StatusCode::OK, out))
 }
 

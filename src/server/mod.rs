@@ -8,7 +8,8 @@
 //!
 //! 1. `observe` (every route): request id (`x-request-id` accepted or generated, echoed), one
 //!    tracing span per request (method, matched route, request id; handlers add direction,
-//!    decision, finding count — never text, values or keys), in-flight gauge, rejection counts,
+//!    decision, finding count — never text, values or keys; with `[telemetry]` it joins the
+//!    caller's W3C `traceparent`, see [`crate::telemetry`]), in-flight gauge, rejection counts,
 //!    one log line (server errors at `error`, client errors at `info`, the rest at `debug`).
 //! 2. Body limit (`DefaultBodyLimit`, enforced by [`error::ApiJson`] → 413).
 //! 3. On the scanning routes: per-request timeout (→ 503 `timeout`).
@@ -404,7 +405,11 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         items = Empty,
         status = Empty,
         latency_us = Empty,
+        otel.kind = "server",
+        otel.status_code = Empty,
     );
+    // With `[telemetry]`: the caller's W3C traceparent becomes this span's parent.
+    crate::telemetry::adopt_parent(&span, req.headers());
     let in_flight = state.metrics().request_started();
     let mut req = req;
     req.extensions_mut().insert(RequestId(request_id.to_str().unwrap_or("").into()));
@@ -413,8 +418,12 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 
     let status = response.status();
     let elapsed = started.elapsed();
-    span.record("status", status.as_u16());
-    span.record("latency_us", elapsed.as_micros() as u64);
+    // Signed: OpenTelemetry attributes are i64 (an unsigned one would be exported as a string).
+    span.record("status", i64::from(status.as_u16()));
+    span.record("latency_us", elapsed.as_micros() as i64);
+    if status.is_server_error() {
+        span.record("otel.status_code", "error");
+    }
     state.metrics().record_http(route, status.as_u16(), elapsed);
     let code = response.extensions().get::<error::ErrorCode>().map(|c| c.0);
     if let Some(code) = code {

@@ -1,16 +1,12 @@
 //! OpenAI-compatible proxy (`picket serve --upstream URL`): `POST /v1/chat/completions` is
 //! scanned on the way in, forwarded to `URL/chat/completions`, and scanned on the way out.
 //!
-//! - **Request.** Every text is scanned with its direction: `system`, `developer` and `user`
-//!   messages as input; `tool` / `function` messages (tool results, retrieved context) and tool
-//!   definitions (`tools[].function.description` and every `description` inside its
-//!   `parameters`) as context; earlier `assistant` turns and their tool-call arguments as output.
-//!   A block answers 403 (`prompt_blocked`, `param` names the field); a malformed request 400
-//!   (`invalid_request_error`); masked texts are replaced before forwarding.
-//! - **Response.** Each choice's `content`, `refusal`, reasoning and tool-call `arguments` are
-//!   scanned as output (403 `output_blocked` on a block). With `"stream": true` the upstream's
-//!   event stream goes through [`crate::sse::SseScanner`]: a block mid-stream ends it with a
-//!   terminal error event and no `[DONE]`.
+//! - **Request and response bodies** are read by [`crate::chat`], as the Envoy ext_proc server
+//!   reads them: which text has which direction, what is masked, restored or blocked. A blocked
+//!   request answers 403 (`prompt_blocked`, `param` names the field), a blocked reply 403
+//!   (`output_blocked`); a malformed request 400 (`invalid_request_error`). With
+//!   `"stream": true` the upstream's event stream goes through [`crate::sse::SseScanner`]: a
+//!   block mid-stream ends it with a terminal error event and no `[DONE]`.
 //! - **Sessions.** With `x-picket-session`, reversible tokens minted on the way in (rules with
 //!   `mask = "token"`) are restored in the reply; nothing is minted on the way out.
 //! - **Auth.** `Authorization` (and `api-key`, `openai-organization`, `openai-project`) go to
@@ -20,6 +16,11 @@
 //!   timeout: 504 `upstream_timeout`; an error status: the same status, `upstream_error`, with
 //!   the upstream's message scanned as output. Mid-stream, the held text is flushed through the
 //!   scanner and a terminal error event follows.
+//!
+//! - **Request ids and traces.** The request id (the caller's `x-request-id`, else one Picket
+//!   made) goes to the upstream as `x-request-id`. With `[telemetry]` on, `traceparent` names
+//!   Picket's `upstream` span as the parent; otherwise the caller's valid `traceparent` (and
+//!   `tracestate`) pass through unchanged.
 //!
 //! One connection per request (no pool); the upstream timeout bounds the wait for the response
 //! head and every gap between body chunks.
@@ -32,16 +33,20 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
+use tracing::Instrument as _;
 
 use super::auth::Need;
-use super::AppState;
+use super::{AppState, RequestId};
+use crate::budget::Budget;
+use crate::chat::{self, ChatError, ChatScan, Verdict};
 use crate::config::Scope;
-use crate::engine::{Engine, ScanRequest};
+use crate::engine::ScanRequest;
 use crate::policy::{Decision, Direction};
 use crate::sse::{SseEnd, SseScanner};
 use crate::stream::StreamOptions;
@@ -119,8 +124,9 @@ impl Upstream {
         })
     }
 
-    /// POST `body` with the pass-through `headers`; the response head within the timeout.
-    async fn post(&self, body: Vec<u8>, headers: &HeaderMap) -> Result<hyper::Response<Incoming>, Failure> {
+    /// POST `body` with the pass-through `headers` and Picket's own `extra` ones (request id,
+    /// trace context); the response head within the timeout.
+    async fn post(&self, body: Vec<u8>, headers: &HeaderMap, extra: &HeaderMap) -> Result<hyper::Response<Incoming>, Failure> {
         let send = async {
             let tcp = TcpStream::connect((self.host.as_str(), self.port)).await.map_err(|_| Failure::Unreachable)?;
             let _ = tcp.set_nodelay(true);
@@ -140,6 +146,9 @@ impl Upstream {
                 if let Some(v) = headers.get(&name) {
                     req = req.header(name, v);
                 }
+            }
+            for (name, v) in extra {
+                req = req.header(name, v);
             }
             let req = req.body(Full::new(Bytes::from(body))).map_err(|_| Failure::Unreachable)?;
             sender.send_request(req).await.map_err(|_| Failure::Unreachable)
@@ -230,126 +239,6 @@ fn upstream_failure(f: Failure) -> Response {
     }
 }
 
-/// One text of a request or response, where it sits, and its direction.
-struct Text {
-    /// JSON pointer (RFC 6901) to the string.
-    pointer: String,
-    /// `messages[2].content` style, for error `param`s.
-    param: String,
-    direction: Direction,
-}
-
-/// The texts of a chat-completion request, with their directions.
-#[allow(clippy::result_large_err)] // the error is the ready response, on a cold path
-fn request_texts(body: &Value) -> Result<Vec<Text>, Response> {
-    let messages =
-        body.get("messages").and_then(Value::as_array).ok_or_else(|| invalid("`messages` must be an array", Some("messages")))?;
-    let mut texts = Vec::new();
-    for (i, m) in messages.iter().enumerate() {
-        let role = m.get("role").and_then(Value::as_str).ok_or_else(|| invalid("every message needs a string `role`", Some("messages")))?;
-        let direction = match role {
-            "system" | "developer" | "user" => Direction::Input,
-            "tool" | "function" => Direction::Context,
-            "assistant" => Direction::Output,
-            _ => return Err(invalid(format!("messages[{i}]: unknown role"), Some("messages"))),
-        };
-        let base = format!("/messages/{i}");
-        match m.get("content") {
-            None | Some(Value::Null) => {}
-            Some(Value::String(_)) => {
-                texts.push(Text { pointer: format!("{base}/content"), param: format!("messages[{i}].content"), direction })
-            }
-            Some(Value::Array(parts)) => {
-                for (j, part) in parts.iter().enumerate() {
-                    for key in ["text", "refusal"] {
-                        match part.get(key) {
-                            None => {}
-                            Some(Value::String(_)) => texts.push(Text {
-                                pointer: format!("{base}/content/{j}/{key}"),
-                                param: format!("messages[{i}].content[{j}].{key}"),
-                                direction,
-                            }),
-                            Some(_) => return Err(invalid("content part text must be a string", Some("messages"))),
-                        }
-                    }
-                }
-            }
-            Some(_) => return Err(invalid(format!("messages[{i}].content must be a string or an array"), Some("messages"))),
-        }
-        if let Some(calls) = m.get("tool_calls").and_then(Value::as_array) {
-            for (k, c) in calls.iter().enumerate() {
-                if c.pointer("/function/arguments").is_some_and(Value::is_string) {
-                    texts.push(Text {
-                        pointer: format!("{base}/tool_calls/{k}/function/arguments"),
-                        param: format!("messages[{i}].tool_calls[{k}].function.arguments"),
-                        direction: Direction::Output,
-                    });
-                }
-            }
-        }
-    }
-    if let Some(tools) = body.get("tools").and_then(Value::as_array) {
-        for (t, tool) in tools.iter().enumerate() {
-            if let Some(f) = tool.get("function") {
-                descriptions(f, &format!("/tools/{t}/function"), &format!("tools[{t}].function"), &mut texts, 0);
-            }
-        }
-    }
-    Ok(texts)
-}
-
-/// Every string under a `description` key, at any depth (bounded), as context.
-fn descriptions(v: &Value, pointer: &str, param: &str, out: &mut Vec<Text>, depth: usize) {
-    if depth > 32 {
-        return;
-    }
-    match v {
-        Value::Object(map) => {
-            for (k, child) in map {
-                let p = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
-                let q = format!("{param}.{k}");
-                if k == "description" && child.is_string() {
-                    out.push(Text { pointer: p, param: q, direction: Direction::Context });
-                } else {
-                    descriptions(child, &p, &q, out, depth + 1);
-                }
-            }
-        }
-        Value::Array(items) => {
-            for (i, child) in items.iter().enumerate() {
-                descriptions(child, &format!("{pointer}/{i}"), &format!("{param}[{i}]"), out, depth + 1);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// The texts of a non-streamed chat-completion response.
-fn response_texts(body: &Value) -> Vec<Text> {
-    let mut texts = Vec::new();
-    for (i, c) in body.get("choices").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        for key in ["content", "refusal", "reasoning_content", "reasoning"] {
-            if c.pointer(&format!("/message/{key}")).is_some_and(Value::is_string) {
-                texts.push(Text {
-                    pointer: format!("/choices/{i}/message/{key}"),
-                    param: format!("choices[{i}].message.{key}"),
-                    direction: Direction::Output,
-                });
-            }
-        }
-        for (k, call) in c.pointer("/message/tool_calls").and_then(Value::as_array).into_iter().flatten().enumerate() {
-            if call.pointer("/function/arguments").is_some_and(Value::is_string) {
-                texts.push(Text {
-                    pointer: format!("/choices/{i}/message/tool_calls/{k}/function/arguments"),
-                    param: format!("choices[{i}].message.tool_calls[{k}].function.arguments"),
-                    direction: Direction::Output,
-                });
-            }
-        }
-    }
-    texts
-}
-
 /// Who is asking and how: the caller's tenant, policy and session.
 #[derive(Clone)]
 struct Caller {
@@ -358,47 +247,76 @@ struct Caller {
     session: Option<String>,
 }
 
-/// Scan `texts` in `body` in place. `Err(param)` names the first blocked text; scan errors
-/// (unknown policy, too large) come back as ready responses.
-#[allow(clippy::result_large_err)] // the error is the ready response, on a cold path
-fn scan_in_place(
-    engine: &Engine,
-    body: &mut Value,
-    texts: &[Text],
-    caller: &Caller,
-    mint: bool,
-    restore: bool,
-) -> Result<Result<(), String>, Response> {
-    for t in texts {
-        let Some(Value::String(text)) = body.pointer(&t.pointer) else { continue };
-        let mut req = ScanRequest::new(text, t.direction);
-        req.policy = caller.policy.as_deref();
-        req.tenant = &caller.tenant;
-        req.session = if mint { caller.session.as_deref() } else { None };
-        let report = engine.scan(&req).map_err(|e| {
-            let e = super::error::ApiError::from(&e);
-            error(e.status, "invalid_request_error", e.code, e.message, Some(&t.param))
-        })?;
-        let mut replacement = match report.decision {
-            Decision::Block => return Ok(Err(t.param.clone())),
-            Decision::Mask => report.masked,
-            Decision::Allow => None,
-        };
-        if let (true, Some(session)) = (restore, caller.session.as_deref()) {
-            let current = replacement.as_deref().unwrap_or(text);
-            if let Ok(restored) = engine.restore(&caller.tenant, session, current) {
-                replacement = Some(restored);
+/// Which way a body goes through [`crate::chat`].
+#[derive(Clone, Copy)]
+enum Way {
+    Request,
+    Response,
+}
+
+/// Scan a whole request or reply body with [`crate::chat`], off the async threads. `Ok` holds
+/// the verdict; `Err` a ready error response (a body `chat` cannot read, a scan that failed).
+async fn scan_body(state: &AppState, way: Way, body: Bytes, caller: &Caller) -> Result<Verdict, Response> {
+    let Ok(permit) = state.concurrency().clone().try_acquire_owned() else {
+        let e = super::error::ApiError::overloaded();
+        let mut response = error(e.status, "server_error", e.code, e.message, None);
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(e.retry_after.unwrap_or(1)));
+        return Err(response);
+    };
+    let engine = state.engine().clone();
+    let budget = Budget::within(state.limits().timeout);
+    let caller = caller.clone();
+    // The request span goes along: the scans' trace spans are its children.
+    let span = tracing::Span::current();
+    let scanned = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let _in_request = span.enter();
+        let scan = ChatScan { policy: caller.policy.as_deref(), tenant: &caller.tenant, session: caller.session.as_deref(), budget };
+        match way {
+            Way::Request => chat::scan_request(&engine, &scan, &body, |_| ()),
+            Way::Response => chat::scan_response(&engine, &scan, &body, |_| ()),
+        }
+    })
+    .await;
+    match (scanned, way) {
+        (Ok(Ok(verdict)), _) => Ok(verdict),
+        (Ok(Err(ChatError::Scan { field, source })), _) => {
+            let e = super::error::ApiError::from(&source);
+            Err(error(e.status, "invalid_request_error", e.code, e.message, Some(&field)))
+        }
+        (Ok(Err(e)), Way::Request) => Err(invalid(e.to_string(), None)),
+        (Ok(Err(_)), Way::Response) => {
+            Err(error(StatusCode::BAD_GATEWAY, "upstream_error", "upstream_error", "the upstream's reply is not a JSON object", None))
+        }
+        (Err(_), _) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal", "internal error", None)),
+    }
+}
+
+/// The headers Picket adds to the upstream request: `x-request-id`, and `traceparent` /
+/// `tracestate` (naming `call` as the parent when traces are exported, else the caller's).
+fn upstream_headers(request_id: &RequestId, call: &tracing::Span, incoming: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&request_id.0) {
+        out.insert(HeaderName::from_static("x-request-id"), v);
+    }
+    if !crate::telemetry::inject(call, &mut out) {
+        let valid = incoming.get("traceparent").and_then(|v| v.to_str().ok()).and_then(super::trace_id).is_some();
+        for name in ["traceparent", "tracestate"] {
+            if let (true, Some(v)) = (valid, incoming.get(name)) {
+                out.insert(HeaderName::from_static(name), v.clone());
             }
         }
-        if let (Some(new), Some(slot)) = (replacement, body.pointer_mut(&t.pointer)) {
-            *slot = Value::String(new);
-        }
     }
-    Ok(Ok(()))
+    out
 }
 
 /// `POST /v1/chat/completions`.
-pub(crate) async fn chat_completions(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn chat_completions(
+    State(state): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(upstream) = state.upstream().cloned() else {
         return error(
             StatusCode::NOT_IMPLEMENTED,
@@ -417,36 +335,33 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, headers: Hea
     };
     let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty()).map(str::to_string);
     let caller = Caller { tenant: principal.tenant.clone(), policy: header_text(POLICY_HEADER), session: header_text(SESSION_HEADER) };
-    let mut request: Value = match serde_json::from_slice(&body) {
-        Ok(v @ Value::Object(_)) => v,
+    let streamed = match serde_json::from_slice::<Value>(&body) {
+        Ok(request @ Value::Object(_)) => request.get("stream").and_then(Value::as_bool).unwrap_or(false),
         _ => return invalid("the body must be a JSON object", None),
     };
-    let streamed = request.get("stream").and_then(Value::as_bool).unwrap_or(false);
-    let texts = match request_texts(&request) {
-        Ok(t) => t,
+    let forwarded = match scan_body(&state, Way::Request, body.clone(), &caller).await {
+        Ok(Verdict::Allow) => body.to_vec(),
+        Ok(Verdict::Mask(masked)) => masked,
+        Ok(Verdict::Block(blocked)) => {
+            tracing::info!(param = %blocked.field, "prompt blocked");
+            return error(
+                StatusCode::FORBIDDEN,
+                "content_policy",
+                "prompt_blocked",
+                "the request was blocked by policy",
+                Some(&blocked.field),
+            );
+        }
         Err(response) => return response,
     };
-    let engine = state.engine().clone();
-    let scan_caller = caller.clone();
-    let scanned = tokio::task::spawn_blocking(move || {
-        let result = scan_in_place(&engine, &mut request, &texts, &scan_caller, true, false);
-        (request, result)
-    })
-    .await;
-    let (request, verdict) = match scanned {
-        Ok((request, Ok(verdict))) => (request, verdict),
-        Ok((_, Err(response))) => return response,
-        Err(_) => return error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal", "internal error", None),
-    };
-    if let Err(param) = verdict {
-        tracing::info!(param = %param, "prompt blocked");
-        return error(StatusCode::FORBIDDEN, "content_policy", "prompt_blocked", "the request was blocked by policy", Some(&param));
-    }
-    let forwarded = serde_json::to_vec(&request).unwrap_or_default();
-    let response = match upstream.post(forwarded, &headers).await {
+    let call = tracing::info_span!("upstream", otel.kind = "client", status = tracing::field::Empty);
+    let extra = upstream_headers(&request_id, &call, &headers);
+    let response = match upstream.post(forwarded, &headers, &extra).instrument(call.clone()).await {
         Ok(r) => r,
         Err(f) => return upstream_failure(f),
     };
+    call.record("status", i64::from(response.status().as_u16()));
+    drop(call);
     let status = response.status();
     let is_sse =
         response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("text/event-stream"));
@@ -460,30 +375,26 @@ pub(crate) async fn chat_completions(State(state): State<AppState>, headers: Hea
     if !status.is_success() {
         return upstream_error(&state, status, &body, &caller).await;
     }
-    let Ok(mut reply @ Value::Object(_)) = serde_json::from_slice::<Value>(&body) else {
+    if !serde_json::from_slice::<Value>(&body).is_ok_and(|v| v.is_object()) {
         return error(StatusCode::BAD_GATEWAY, "upstream_error", "upstream_error", "the upstream's reply is not a JSON object", None);
-    };
-    let engine = state.engine().clone();
-    let scanned = tokio::task::spawn_blocking(move || {
-        for choice in reply.get_mut("choices").and_then(Value::as_array_mut).into_iter().flatten() {
-            if let Some(l) = choice.get_mut("logprobs") {
-                *l = Value::Null;
-            }
-        }
-        let texts = response_texts(&reply);
-        let result = scan_in_place(&engine, &mut reply, &texts, &caller, false, true);
-        (reply, result)
-    })
-    .await;
-    match scanned {
-        Ok((reply, Ok(Ok(())))) => axum::Json(reply).into_response(),
-        Ok((_, Ok(Err(param)))) => {
-            tracing::info!(param = %param, "reply blocked");
-            error(StatusCode::FORBIDDEN, "content_policy", "output_blocked", "the reply was blocked by policy", Some(&param))
-        }
-        Ok((_, Err(response))) => response,
-        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal", "internal error", None),
     }
+    let body = Bytes::from(body);
+    let reply = match scan_body(&state, Way::Response, body.clone(), &caller).await {
+        Ok(Verdict::Allow) => body,
+        Ok(Verdict::Mask(changed)) => Bytes::from(changed),
+        Ok(Verdict::Block(blocked)) => {
+            tracing::info!(param = %blocked.field, "reply blocked");
+            return error(
+                StatusCode::FORBIDDEN,
+                "content_policy",
+                "output_blocked",
+                "the reply was blocked by policy",
+                Some(&blocked.field),
+            );
+        }
+        Err(response) => return response,
+    };
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], reply).into_response()
 }
 
 /// A non-success upstream answer: its status, and its `error.message` scanned as output.
@@ -493,14 +404,17 @@ async fn upstream_error(state: &AppState, status: StatusCode, body: &[u8], calle
         .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(|s| s.chars().take(1000).collect::<String>()));
     let engine = state.engine().clone();
     let policy = caller.policy.clone();
+    let span = tracing::Span::current();
     let shown = tokio::task::spawn_blocking(move || {
+        let _in_request = span.enter();
         let message = message?;
         let mut req = ScanRequest::new(&message, Direction::Output);
         req.policy = policy.as_deref();
         req.classify = false;
-        match engine.scan(&req).ok()?.decision {
+        let report = engine.scan(&req).ok()?;
+        match report.decision {
             Decision::Block => None,
-            Decision::Mask => engine.scan(&ScanRequest { return_masked: true, ..req }).ok()?.masked,
+            Decision::Mask => report.masked,
             Decision::Allow => Some(message.clone()),
         }
     })
@@ -552,7 +466,10 @@ fn stream_reply(state: AppState, upstream: Upstream, mut body: Incoming, caller:
             let next = tokio::time::timeout(upstream.timeout, body.frame()).await;
             let Some(mut scanner) = sse.take() else { return };
             let terminal = !matches!(next, Ok(Some(Ok(_))));
+            // A stream already under way waits for a scan slot rather than failing mid-reply.
+            let Ok(permit) = state.concurrency().clone().acquire_owned().await else { return };
             let step = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
                 let out = match next {
                     Err(_) => scanner.abort("upstream_timeout", "the upstream stopped sending within the timeout"),
                     Ok(None) => scanner.finish(),

@@ -32,7 +32,7 @@ id = "test.email"
 category = "pii"
 label = "EMAIL"
 kind = "regex"
-pattern = '''[a-z0-9._]+@[a-z0-9-]+\.[a-z]{2,}'''
+pattern = '''[a-z0-9._]{1,64}@[a-z0-9-]{1,63}\.[a-z]{2,24}'''
 score = 0.9
 action = "mask"
 mask = "token"
@@ -300,4 +300,21 @@ pub async fn post_empty(addr: SocketAddr, path: &str, key: Option<&str>) -> Resp
 /// The value of one sample line in Prometheus text.
 pub fn metric(text: &str, sample: &str) -> Option<f64> {
     text.lines().find_map(|l| l.strip_prefix(sample).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+}
+
+/// Run the `picket` binary with `args`, `stdin` as its standard input and no `PICKET_CONFIG`
+/// from the environment; wait for it.
+pub fn run_picket(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_picket"))
+        .args(args)
+        .env_remove("PICKET_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run picket");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
 }

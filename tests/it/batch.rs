@@ -3,7 +3,6 @@
 //! in the second chunk, one in an overlap reported once, one cut by a chunk edge), masked
 //! copies, quarantine, SARIF, resume, ordering, skips, exit codes; and the library entry point.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -28,16 +27,7 @@ const AT_AWS: usize = 2500;
 const CHUNKING: [&str; 4] = ["--chunk-size", "1000", "--chunk-overlap", "100"];
 
 fn picket(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_picket"))
-        .args(args)
-        .env_remove("PICKET_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run picket");
-    child.stdin.take().unwrap().write_all(b"").unwrap();
-    child.wait_with_output().unwrap()
+    crate::common::run_picket(args, b"")
 }
 
 fn scan(args: &[&str]) -> Output {

@@ -1,19 +1,9 @@
 //! The `picket` binary: scan modes, exit codes, bad input, rules commands.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 fn picket(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_picket"))
-        .args(args)
-        .env_remove("PICKET_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run picket");
-    child.stdin.take().unwrap().write_all(stdin.unwrap_or(b"")).unwrap();
-    child.wait_with_output().unwrap()
+    crate::common::run_picket(args, stdin.unwrap_or(b""))
 }
 
 fn json_lines(out: &Output) -> Vec<serde_json::Value> {

@@ -143,3 +143,23 @@ fn the_docs_name_the_normalization_the_code_does() {
     }
     assert!(std::fs::read_to_string(root.join("docs/rule-packs.md")).unwrap().contains("NFKD"));
 }
+
+/// The commented `[telemetry]` block of examples/picket.toml, uncommented, is a valid config
+/// that turns traces on with the documented defaults.
+#[test]
+fn the_example_telemetry_block_parses_when_uncommented() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = std::fs::read_to_string(root.join("examples/picket.toml")).unwrap();
+    assert_eq!(picket::config::Config::parse(Path::new("picket.toml"), &example).unwrap().telemetry, None, "off by default");
+    let block: String =
+        example.lines().skip_while(|l| l.trim() != "# [telemetry]").map_while(|l| l.strip_prefix("# ")).map(|l| format!("{l}\n")).collect();
+    assert!(block.starts_with("[telemetry]\n"), "no commented [telemetry] block in examples/picket.toml");
+    let config = picket::config::Config::parse(Path::new("picket.toml"), &block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+    let t = config.telemetry.expect("[telemetry] turns traces on");
+    assert_eq!(t, picket::config::TelemetryConfig::new("http://127.0.0.1:4317"));
+    // docs/configuration.md shows the same keys.
+    let doc = std::fs::read_to_string(root.join("docs/configuration.md")).unwrap();
+    for key in ["[telemetry]", "otlp_endpoint", "service_name", "sample_ratio", "export_timeout_ms"] {
+        assert!(doc.contains(key) && block.contains(key), "{key}");
+    }
+}

@@ -23,41 +23,11 @@ use picket::extproc::{self, ExtProcOptions};
 /// The key Envoy presents to Picket in these tests.
 const KEY: &str = "sk-envoy-test-key";
 
-/// An e-mail rule with bounded repetitions (streaming needs a longest match) that masks with
-/// reversible tokens, and a keyword rule that blocks.
-const PACK: &str = r#"
-[pack]
-id = "envoy-test"
-version = "1.0.0"
-description = "ext_proc test pack"
-
-[[rule]]
-id = "test.email"
-category = "pii"
-label = "EMAIL"
-kind = "regex"
-pattern = '''[a-z0-9._]{1,64}@[a-z0-9-]{1,63}\.[a-z]{2,24}'''
-score = 0.9
-action = "mask"
-mask = "token"
-
-[rule.examples]
-match = ["write to alice@example.com"]
-no_match = ["nothing here"]
-
-[[rule]]
-id = "test.override"
-category = "injection"
-label = "OVERRIDE"
-kind = "keywords"
-keywords = ["ignore previous instructions"]
-score = 0.95
-action = "block"
-
-[rule.examples]
-match = ["please ignore previous instructions"]
-no_match = ["follow the instructions"]
-"#;
+/// The HTTP tests' pack (its e-mail rule is bounded, as streaming needs, and masks with
+/// reversible tokens) plus the keyword rule that blocks.
+fn pack() -> String {
+    format!("{}{}", common::TEST_PACK, common::EXTRA_RULE)
+}
 
 /// The Envoy binary: `PICKET_ENVOY`, else what `make envoy` installs.
 fn envoy_binary() -> PathBuf {
@@ -82,6 +52,7 @@ enum Reply {
 struct Upstream {
     addr: SocketAddr,
     bodies: Arc<Mutex<Vec<Vec<u8>>>>,
+    heads: Arc<Mutex<Vec<String>>>,
 }
 
 impl Upstream {
@@ -89,21 +60,27 @@ impl Upstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let bodies = Arc::new(Mutex::new(Vec::new()));
-        let seen = bodies.clone();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let (seen, seen_heads) = (bodies.clone(), heads.clone());
         tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
-                tokio::spawn(serve_upstream(conn, reply, seen.clone()));
+                tokio::spawn(serve_upstream(conn, reply, seen.clone(), seen_heads.clone()));
             }
         });
-        Upstream { addr, bodies }
+        Upstream { addr, bodies, heads }
     }
 
     fn bodies(&self) -> Vec<Vec<u8>> {
         self.bodies.lock().unwrap().clone()
     }
+
+    /// Request heads, lower-cased.
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
 }
 
-async fn serve_upstream(mut conn: TcpStream, reply: Reply, seen: Arc<Mutex<Vec<Vec<u8>>>>) {
+async fn serve_upstream(mut conn: TcpStream, reply: Reply, seen: Arc<Mutex<Vec<Vec<u8>>>>, heads: Arc<Mutex<Vec<String>>>) {
     let mut buf = Vec::new();
     loop {
         // One request: head, then exactly content-length bytes of body.
@@ -130,6 +107,7 @@ async fn serve_upstream(mut conn: TcpStream, reply: Reply, seen: Arc<Mutex<Vec<V
         let body = buf[head_end..head_end + length].to_vec();
         buf.drain(..head_end + length);
         seen.lock().unwrap().push(body);
+        heads.lock().unwrap().push(head.clone());
         let ok = match reply {
             Reply::Json(content) => {
                 let body = json!({"id": "chatcmpl-1", "object": "chat.completion", "model": "mock",
@@ -261,7 +239,7 @@ impl Chain {
         let mut options = common::options();
         options.api_keys = vec![common::api_key("envoy", "gateway", KEY, &[Scope::Scan])];
         let picket = TestServer::start(options).await;
-        std::fs::write(picket.packs_dir.join("test.toml"), PACK).unwrap();
+        std::fs::write(picket.packs_dir.join("test.toml"), pack()).unwrap();
         picket.state.reload("test").await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let extproc_addr = listener.local_addr().unwrap();
@@ -327,6 +305,24 @@ async fn masked_prompt_reaches_the_upstream_masked() {
     assert_eq!(sent["messages"][1]["content"], "please write to <EMAIL_1> about the invoice");
     assert_eq!(sent["messages"][0]["content"], "You are a helpful assistant.");
     assert_eq!(sent["model"], "mock");
+}
+
+#[tokio::test]
+async fn with_a_session_the_reply_gets_the_real_values_back() {
+    let chain = Chain::start(Reply::Json("I will write to <EMAIL_1> today")).await;
+    let body = prompt("please write to alice@example.com about the invoice").to_string();
+    let headers = [("content-type", "application/json"), ("x-picket-session", "envoy-s1")];
+    let r = common::call(chain.envoy.addr, "POST", "/v1/chat/completions", &headers, Some(body.as_bytes())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sent = String::from_utf8(chain.upstream.bodies()[0].clone()).unwrap();
+    assert!(!sent.contains("alice@example.com") && sent.contains("<EMAIL_1>"), "the upstream saw: {sent}");
+    assert_eq!(r.json()["choices"][0]["message"]["content"], "I will write to alice@example.com today");
+    assert!(!chain.upstream.heads().iter().any(|h| h.contains("x-picket-session")), "the session header reached the upstream");
+    // Another session holds no such token: the placeholder stays.
+    let headers = [("content-type", "application/json"), ("x-picket-session", "envoy-s2")];
+    let clean = prompt("hello").to_string();
+    let r = common::call(chain.envoy.addr, "POST", "/v1/chat/completions", &headers, Some(clean.as_bytes())).await;
+    assert_eq!(r.json()["choices"][0]["message"]["content"], "I will write to <EMAIL_1> today");
 }
 
 #[tokio::test]
@@ -399,7 +395,7 @@ async fn cli_serve_with_extproc_listen_behind_envoy() {
     let dir = tempfile::tempdir().unwrap();
     let packs = dir.path().join("packs");
     std::fs::create_dir(&packs).unwrap();
-    std::fs::write(packs.join("pack.toml"), PACK).unwrap();
+    std::fs::write(packs.join("pack.toml"), pack()).unwrap();
     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(KEY.as_bytes()));
     let config = dir.path().join("picket.toml");
     std::fs::write(

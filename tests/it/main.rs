@@ -20,6 +20,7 @@ mod install;
 mod masking;
 mod nats;
 mod ops_http;
+mod otel;
 mod packs;
 mod pii_eval;
 mod props;

@@ -88,6 +88,19 @@ impl Worker {
         Worker(child)
     }
 
+    /// A worker that serves /metrics on a free loopback port, and that address.
+    fn start_with_metrics(url: &str, extra: &[&str]) -> (Worker, std::net::SocketAddr) {
+        let mut child = picket()
+            .args(["worker", "--nats", url, "--no-classifier", "--slots", "2", "--metrics-listen", "127.0.0.1:0"])
+            .args(extra)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let addr = read_until(child.stderr.take().unwrap(), |l| l.strip_prefix("metrics on ").map(str::to_string));
+        (Worker(child), addr.expect("no `metrics on` line").parse().unwrap())
+    }
+
     fn kill9(&mut self) {
         assert!(Command::new("kill").args(["-9", &self.0.id().to_string()]).status().unwrap().success());
         let _ = self.0.wait();
@@ -128,6 +141,30 @@ fn results(url: &str, corpus: &str, dir: &Path) -> (Vec<Value>, Value) {
     assert!(out.status.code().is_some_and(|c| c <= 1), "results failed: {}", String::from_utf8_lossy(&out.stderr));
     let lines = std::fs::read_to_string(&report).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     (lines, serde_json::from_slice(&out.stdout).unwrap())
+}
+
+/// A SARIF log's results (sorted, each with its rule index checked and dropped) and its
+/// rule table (sorted by id).
+fn sarif_results(log: &[u8]) -> (Vec<String>, Vec<String>) {
+    let log: Value = serde_json::from_slice(log).unwrap();
+    let run = &log["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let mut results: Vec<String> = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            let index = r["ruleIndex"].as_u64().unwrap() as usize;
+            assert_eq!(rules[index]["id"], r["ruleId"], "{r}");
+            r.as_object_mut().unwrap().remove("ruleIndex");
+            r.to_string()
+        })
+        .collect();
+    results.sort();
+    let mut rules: Vec<String> = rules.iter().map(|r| r.to_string()).collect();
+    rules.sort();
+    (results, rules)
 }
 
 /// Names of the documents in report lines (`path:line` for records), checking none repeats.
@@ -207,6 +244,18 @@ async fn two_thousand_documents_on_three_workers_come_back_exactly_once_as_batch
     let blocked = text.lines().filter(|l| l.contains("\"decision\":\"block\"")).count();
     assert!(blocked > 0);
     assert_eq!(summary["block"], blocked as u64, "{summary}");
+
+    // SARIF from the queue's results is the SARIF a local run writes (rule indexes follow the
+    // order rules were first seen, so results are compared through their rule ids).
+    let out = picket().args(["results", "--nats", &broker.url, "--corpus", "big", "--format", "sarif"]).output().unwrap();
+    assert!(out.status.code() == Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let (remote_results, remote_rules) = sarif_results(&out.stdout);
+    let out = picket().args(["scan"]).arg(&corpus).args(["--field", "body", "--no-classifier", "--format", "sarif"]).output().unwrap();
+    assert!(out.status.code() == Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let (local_results, local_rules) = sarif_results(&out.stdout);
+    assert!(remote_results.len() >= 240, "{} SARIF results", remote_results.len());
+    assert_eq!(remote_results, local_results);
+    assert_eq!(remote_rules, local_rules);
 
     let q = queue(&broker.url).await;
     let depth = q.depth().await.unwrap();
@@ -324,10 +373,21 @@ async fn poison_documents_land_in_the_dead_letter_stream_with_their_reason_and_l
     let submitted = submit(&broker.url, &big, "changed", &["--inline-max", "1024"]);
     assert_eq!(submitted["by_reference"], 1, "{submitted}");
     std::fs::write(big.join("large.txt"), "y".repeat(4_000)).unwrap();
-    let worker = Worker::start(&broker.url, &settings);
+    let (worker, metrics_addr) = Worker::start_with_metrics(&broker.url, &settings);
     let (lines, summary) = results(&broker.url, "changed", dir.path());
     assert!(lines.is_empty());
     assert_eq!(summary["dead_lettered"], 1);
+    // What an operator's scrape shows: the broker's view of the whole queue and this worker's
+    // own counters (it dead-lettered the changed document itself; the first one was swept).
+    let scrape = crate::common::get(metrics_addr, "/metrics").await;
+    assert_eq!(scrape.status, 200);
+    let text = String::from_utf8(scrape.body).unwrap();
+    let metric = |name: &str| crate::common::metric(&text, name).unwrap_or_else(|| panic!("no {name} in\n{text}"));
+    assert_eq!(metric("picket_queue_up"), 1.0);
+    assert_eq!(metric("picket_queue_dead_lettered"), 2.0);
+    assert_eq!((metric("picket_queue_jobs"), metric("picket_queue_pending"), metric("picket_queue_in_flight")), (0.0, 0.0, 0.0));
+    assert_eq!(metric("picket_worker_dead_lettered_total"), 1.0);
+    assert_eq!((metric("picket_worker_jobs_done_total"), metric("picket_worker_in_flight")), (0.0, 0.0));
     let out = picket().args(["dlq", "list", "--nats", &broker.url, "--corpus", "changed"]).output().unwrap();
     let record: Value = serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
     assert_eq!(record["code"], "source_changed", "{record}");
@@ -341,6 +401,8 @@ async fn poison_documents_land_in_the_dead_letter_stream_with_their_reason_and_l
     assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["replayed"], 1);
     let (lines, summary) = results(&broker.url, "changed", dir.path());
     assert_eq!((lines.len(), summary["dead_lettered"].as_u64()), (1, Some(0)), "{summary}");
+    let text = String::from_utf8(crate::common::get(metrics_addr, "/metrics").await.body).unwrap();
+    assert_eq!(crate::common::metric(&text, "picket_worker_jobs_done_total"), Some(1.0), "{text}");
     drop(worker);
 }
 

@@ -1,6 +1,7 @@
 //! Proxy mode end to end: a mock OpenAI upstream (hyper, in-process on 127.0.0.1) and the real
 //! daemon in front of it, talked to over HTTP.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -45,14 +46,16 @@ no_match = ["EMP-12"]
 
 /// What the mock upstream saw.
 #[derive(Default)]
-struct Seen {
-    bodies: Vec<Value>,
+pub(crate) struct Seen {
+    pub(crate) bodies: Vec<Value>,
     authorization: Vec<Option<String>>,
+    /// Every request's headers (lower-case names; the last value of a repeated name).
+    pub(crate) headers: Vec<HashMap<String, String>>,
     /// Set when a streamed reply could no longer be written (the proxy hung up).
     hung_up: bool,
 }
 
-type Shared = Arc<Mutex<Seen>>;
+pub(crate) type Shared = Arc<Mutex<Seen>>;
 
 fn chunk(content: &str) -> String {
     let e = json!({"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":content},"finish_reason":null}]});
@@ -67,6 +70,8 @@ fn finish() -> String {
 /// The mock: its behaviour is picked by the request's `model`.
 async fn upstream(req: Request<Incoming>, seen: Shared) -> Result<Response<axum::body::Body>, Infallible> {
     let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let headers: HashMap<String, String> =
+        req.headers().iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
     let body: Value = serde_json::from_slice(&req.into_body().collect().await.unwrap().to_bytes()).unwrap();
     let model = body["model"].as_str().unwrap_or("").to_string();
     let last = body["messages"].as_array().and_then(|m| m.last()).and_then(|m| m["content"].as_str()).unwrap_or("").to_string();
@@ -74,6 +79,7 @@ async fn upstream(req: Request<Incoming>, seen: Shared) -> Result<Response<axum:
         let mut s = seen.lock().unwrap();
         s.bodies.push(body.clone());
         s.authorization.push(auth);
+        s.headers.push(headers);
     }
     let json_reply = |status: u16, v: Value| {
         Response::builder().status(status).header("content-type", "application/json").body(axum::body::Body::from(v.to_string())).unwrap()
@@ -119,7 +125,8 @@ async fn upstream(req: Request<Incoming>, seen: Shared) -> Result<Response<axum:
     })
 }
 
-async fn start_upstream() -> (SocketAddr, Shared) {
+/// The mock upstream on 127.0.0.1:random (also used by tests/it/otel.rs).
+pub(crate) async fn start_upstream() -> (SocketAddr, Shared) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen: Shared = Arc::default();
@@ -276,6 +283,37 @@ async fn reversible_tokens_are_restored_in_the_reply() {
     // Without the session the placeholder stays.
     let r = post(&server, &request("restore", json!([{"role":"user","content":"hi"}]), true), &[]).await;
     assert_eq!(sse(&r.text()).0, "Welcome <EMPLOYEE_1>, your badge is ready.");
+}
+
+#[tokio::test]
+async fn the_request_id_and_the_callers_traceparent_reach_the_upstream() {
+    let (server, seen) = start(Duration::from_secs(5)).await;
+    let body = request("echo", json!([{"role":"user","content":"hi"}]), false);
+    let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    // The caller's id and trace context go on unchanged (tracing is off in this process).
+    let r = post(&server, &body, &[("x-request-id", "client-req-7"), ("traceparent", traceparent), ("tracestate", "vendor=abc")]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Without x-request-id, the request id is the traceparent's trace id (as the server echoes).
+    let r2 = post(&server, &body, &[("traceparent", traceparent)]).await;
+    // Neither: a fresh id, the same one the client is told; no trace context is made up.
+    let r3 = post(&server, &body, &[]).await;
+    // A malformed traceparent is not passed on.
+    let r4 = post(&server, &body, &[("x-request-id", "client-req-8"), ("traceparent", "00-zz-b7ad6b7169203331-01"), ("tracestate", "a=b")])
+        .await;
+    let seen = seen.lock().unwrap();
+    let h = |i: usize, name: &str| seen.headers[i].get(name).cloned();
+    assert_eq!(seen.headers.len(), 4);
+    assert_eq!(h(0, "x-request-id").as_deref(), Some("client-req-7"));
+    assert_eq!(h(0, "traceparent").as_deref(), Some(traceparent));
+    assert_eq!(h(0, "tracestate").as_deref(), Some("vendor=abc"));
+    assert_eq!(h(1, "x-request-id").as_deref(), Some("0af7651916cd43dd8448eb211c80319c"));
+    assert_eq!(h(1, "x-request-id").as_deref(), r2.header("x-request-id"));
+    assert_eq!(h(1, "traceparent").as_deref(), Some(traceparent));
+    let generated = h(2, "x-request-id").expect("a generated request id");
+    assert_eq!(Some(generated.as_str()), r3.header("x-request-id"));
+    assert!(!generated.is_empty() && h(2, "traceparent").is_none() && h(2, "tracestate").is_none());
+    assert_eq!((r4.status, h(3, "x-request-id").as_deref()), (200, Some("client-req-8")));
+    assert!(h(3, "traceparent").is_none() && h(3, "tracestate").is_none(), "{:?}", seen.headers[3]);
 }
 
 #[tokio::test]

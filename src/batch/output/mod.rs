@@ -87,6 +87,7 @@ pub(crate) fn write_report_line(out: &mut dyn Write, item: &Item, packs: &str) -
                 path_hex: report::path_hex(&doc.file.path),
                 line,
                 record,
+                offset: doc.record.map(|r| r.offset),
                 format: doc.file.format,
                 bytes: *bytes,
                 chunks: scan.chunks,
@@ -242,7 +243,9 @@ impl<'p, 'e> Writer<'p, 'e> {
                 }
                 if let Some((sarif, out)) = &mut self.sarif {
                     let record = doc.record.map(|r| (r.line, r.offset));
-                    sarif.document(&doc.file, record, &scan.findings).map_err(|source| BatchError::Output { path: out.clone(), source })?;
+                    sarif
+                        .document(&doc.file.display, record, &scan.findings)
+                        .map_err(|source| BatchError::Output { path: out.clone(), source })?;
                 }
                 self.quarantine(&doc.file.path, path, line, scan.decision)?;
             }

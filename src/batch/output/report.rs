@@ -1,7 +1,7 @@
 //! The JSON Lines report: one line per document (docs/batch.md has the field list). A line
 //! never holds a matched value, only where it is.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::detect::Via;
 use crate::pack::Action;
@@ -14,7 +14,7 @@ use super::super::skip::Lossy;
 /// One finding of a document. Offsets are into the document's source: the file for a
 /// whole-file document (HTML: the markup, JSON: the raw file), the record's line(s) for a
 /// JSON Lines or CSV record.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct DocFinding {
     pub rule: String,
     pub category: Category,
@@ -30,9 +30,7 @@ pub(crate) struct DocFinding {
     /// 1-based column, in characters.
     pub column: u64,
     /// Where the finding ends (exclusive), for SARIF regions.
-    #[serde(skip)]
     pub end_line: u64,
-    #[serde(skip)]
     pub end_column: u64,
     /// The first chunk the finding was seen in.
     pub chunk: usize,
@@ -60,6 +58,10 @@ pub(crate) struct DocLine<'a> {
     /// JSON Lines / CSV: 0-based record number in the file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<u64>,
+    /// JSON Lines / CSV: byte offset of the record in the file (finding offsets are relative
+    /// to the record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
     pub format: Format,
     pub bytes: u64,
     pub chunks: usize,

@@ -10,7 +10,6 @@ use serde_json::{json, Value};
 use crate::pack::{Action, CompiledPacks};
 use crate::policy::Category;
 
-use super::super::pipeline::FileInfo;
 use super::report::{round4, DocFinding};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -36,8 +35,8 @@ impl<W: Write> Sarif<W> {
     /// One result per finding of a document. `record_offset` is the byte offset of a record
     /// in its file (findings of records are relative to the record).
     /// `record` is (first line, byte offset) of a record in its file.
-    pub fn document(&mut self, file: &FileInfo, record: Option<(u64, u64)>, findings: &[DocFinding]) -> std::io::Result<()> {
-        let uri = uri(&file.display);
+    pub fn document(&mut self, path: &str, record: Option<(u64, u64)>, findings: &[DocFinding]) -> std::io::Result<()> {
+        let uri = uri(path);
         let record_offset = record.map(|(_, offset)| offset);
         let mut occurrences: HashMap<&str, u64> = HashMap::new();
         for f in findings {
@@ -96,6 +95,34 @@ impl<W: Write> Sarif<W> {
         self.index.insert(id.to_string(), self.rules.len() - 1);
         self.rules.len() - 1
     }
+}
+
+/// The fields of a report line (`--report`, `picket results`) that SARIF needs.
+#[derive(serde::Deserialize)]
+struct ReportLine {
+    path: String,
+    line: Option<u64>,
+    offset: Option<u64>,
+    #[serde(default)]
+    findings: Vec<DocFinding>,
+    skipped: Option<String>,
+    reason: Option<String>,
+}
+
+/// A SARIF log from JSON Lines report lines, e.g. the results of a queued corpus: the same
+/// log `picket scan PATH --sarif` writes for the same documents. The rule table comes from
+/// `packs`.
+pub fn from_report<W: Write>(lines: &[String], packs: &CompiledPacks, out: W) -> std::io::Result<W> {
+    let mut sarif = Sarif::begin(out)?;
+    for (n, text) in lines.iter().enumerate() {
+        let line: ReportLine = serde_json::from_str(text)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("report line {}: {e}", n + 1)))?;
+        match (line.skipped, line.offset) {
+            (Some(code), _) => sarif.skipped(&line.path, line.line, line.reason.as_deref().unwrap_or(&code)),
+            (None, offset) => sarif.document(&line.path, line.line.zip(offset), &line.findings)?,
+        }
+    }
+    sarif.finish(packs)
 }
 
 /// SARIF levels: a rule that blocks is an error, one that masks a warning, one that only
