@@ -67,7 +67,9 @@ pub struct Detectors {
 const MAX_DECODE_DEPTH: usize = 2;
 
 impl Detectors {
-    /// Run every detector over `text`, then over the payloads decoded from it.
+    /// Run every detector over `text`, then over the payloads decoded from it: prose payloads
+    /// through every rule, bare values (a base64 token, a hex card number) through the regex
+    /// (PII and secret) rules.
     ///
     /// Stops early when `text.budget` is spent: the caller must check the budget afterwards and
     /// discard the findings of a scan that ran out of time.
@@ -84,16 +86,14 @@ impl Detectors {
             stage.detect(text, out);
             span.record("findings", (out.len() - before) as i64);
         }
-        if let Some(encoded_rule) = self.evasion.encoded_rule() {
-            let before = out.len();
-            let span = tracing::debug_span!("decode", findings = tracing::field::Empty);
-            let _in_stage = span.enter();
-            self.run_payloads(text.original, text.budget, encoded_rule, 0, out);
-            span.record("findings", (out.len() - before) as i64);
-        }
+        let before = out.len();
+        let span = tracing::debug_span!("decode", findings = tracing::field::Empty);
+        let _in_stage = span.enter();
+        self.run_payloads(text.original, text.budget, self.evasion.encoded_rule(), 0, out);
+        span.record("findings", (out.len() - before) as i64);
     }
 
-    fn run_payloads(&self, original: &str, budget: Budget, encoded_rule: (RuleId, f32), depth: usize, out: &mut Vec<Finding>) {
+    fn run_payloads(&self, original: &str, budget: Budget, encoded_rule: Option<(RuleId, f32)>, depth: usize, out: &mut Vec<Finding>) {
         if depth >= MAX_DECODE_DEPTH || budget.spent() {
             return;
         }
@@ -104,7 +104,9 @@ impl Detectors {
             let inner_text = ScanText::with_budget(&payload.decoded, budget);
             let mut inner = Vec::new();
             self.regex.detect(&inner_text, &mut inner);
-            self.keywords.detect(&inner_text, &mut inner);
+            if payload.prose {
+                self.keywords.detect(&inner_text, &mut inner);
+            }
             self.run_payloads(&payload.decoded, budget, encoded_rule, depth + 1, &mut inner);
             if inner.is_empty() {
                 continue;
@@ -112,8 +114,10 @@ impl Detectors {
             // Every inner finding points at the whole payload: one per rule (its best) is enough.
             inner.sort_by(|a, b| a.rule.cmp(&b.rule).then(b.score.total_cmp(&a.score)));
             inner.dedup_by_key(|f| f.rule);
-            let (rule, score) = encoded_rule;
-            out.push(Finding { rule, span: payload.span, score, via: Via::Decoded });
+            // An encoded instruction is evasion; an encoded value is reported as the value.
+            if let Some((rule, score)) = encoded_rule.filter(|_| payload.prose) {
+                out.push(Finding { rule, span: payload.span, score, via: Via::Decoded });
+            }
             out.extend(inner.into_iter().map(|f| Finding { span: payload.span, via: Via::Decoded, ..f }));
         }
     }

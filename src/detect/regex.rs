@@ -48,6 +48,9 @@ pub struct RegexDetector {
     /// Per set rule: a byte every match contains (`@` for e-mail), when there is one; on a long
     /// text a rule whose byte is absent cannot match and is not run.
     set_required: Vec<Option<u8>>,
+    /// Rules whose validator proves a value (checksum, registry): the only ones that may report
+    /// a match whose separators the value view rewrote (see [`crate::text::values`]).
+    proven: Vec<RuleId>,
 }
 
 /// Texts longer than this skip the set prefilter and run every set rule alone. The set is an
@@ -64,6 +67,9 @@ impl RegexDetector {
         let mut prefixed = Vec::new();
         let mut alone = Vec::new();
         let mut set_rules = Vec::new();
+        let mut proven: Vec<RuleId> =
+            rules.iter().filter(|r| r.validator.as_ref().is_some_and(Validator::proves_value)).map(|r| r.rule).collect();
+        proven.sort_unstable();
         for rule in rules {
             match prefix_literals(rule.regex.as_str()) {
                 Some(lits) => prefixed.push((rule, lits)),
@@ -85,7 +91,7 @@ impl RegexDetector {
             alone.append(&mut set_rules);
         }
         let set_required = set_rules.iter().map(|r| required_byte(r.regex.as_str())).collect();
-        Ok(RegexDetector { prefixed: PrefixedRules::build(prefixed)?, alone, set, set_rules, set_required })
+        Ok(RegexDetector { prefixed: PrefixedRules::build(prefixed)?, alone, set, set_rules, set_required, proven })
     }
 
     /// Which set rules can match `original`: the set says on a short text; on a long one,
@@ -237,10 +243,33 @@ impl PrefixedRules {
 }
 
 impl Detector for RegexDetector {
+    /// Match the original, then the value view where one exists (a card split by zero-width
+    /// spaces, a full-width e-mail, `4111.1111.1111.1111`); the view's findings map back to the
+    /// original bytes, so reports and masks cover what was written.
     fn detect(&self, text: &ScanText<'_>, out: &mut Vec<Finding>) {
-        let original = text.original;
+        self.detect_in(text.original, text.budget, out);
+        let Some(values) = &text.values else { return };
+        let before = out.len();
+        self.detect_in(&values.view.text, text.budget, out);
+        let mut kept = before;
+        for i in before..out.len() {
+            let mut f = out[i];
+            f.span = values.view.map.to_original(f.span.start, f.span.end);
+            f.via = Via::Normalized;
+            if values.rewrites(f.span) && self.proven.binary_search(&f.rule).is_err() {
+                continue;
+            }
+            out[kept] = f;
+            kept += 1;
+        }
+        out.truncate(kept);
+    }
+}
+
+impl RegexDetector {
+    /// Every finding of every rule in `original`, in its coordinates.
+    fn detect_in(&self, original: &str, budget: Budget, out: &mut Vec<Finding>) {
         let mut lower = None;
-        let budget = text.budget;
         if let Some(p) = &self.prefixed {
             p.detect(original, budget, &mut lower, out);
         }
@@ -415,6 +444,40 @@ mod tests {
         d.detect(&ScanText::new(text), &mut out);
         let got: Vec<(u32, &str)> = out.iter().map(|f| (f.rule, f.span.slice(text))).collect();
         assert_eq!(got, vec![(0, "ghp_abcd"), (0, "ghp_wxyz"), (0, "ghp_qrst"), (1, "sk_live")]);
+    }
+
+    /// Issue 10: a value hidden by zero-width spaces is found in the value view, with the span of
+    /// its original bytes; digit groups joined across `.` are reported only by a rule whose
+    /// validator proves the value (Luhn), never by a shape-only rule.
+    #[test]
+    fn value_view_findings_map_back_and_separator_joins_need_a_proving_validator() {
+        let rule = |id, pattern: &str, validator| RegexRule {
+            rule: id,
+            score: 0.5,
+            regex: Regex::new(pattern).unwrap(),
+            group: 0,
+            validator,
+            stopwords: vec![],
+            context: None,
+        };
+        let d = RegexDetector::build(
+            vec![rule(0, r"(?-u:\b)[0-9]{16}(?-u:\b)", Some(Validator::Luhn)), rule(1, r"(?-u:\b)[0-9]{16}(?-u:\b)", None)],
+            1 << 20,
+        )
+        .unwrap();
+        let found = |text: &str| {
+            let mut out = Vec::new();
+            d.detect(&ScanText::new(text), &mut out);
+            out.iter().map(|f| (f.rule, f.span.slice(text).to_string(), f.via)).collect::<Vec<_>>()
+        };
+        let zw = "card 4111\u{200B}1111\u{200B}1111\u{200B}1111.";
+        let split = "4111\u{200B}1111\u{200B}1111\u{200B}1111".to_string();
+        assert_eq!(found(zw), vec![(0, split.clone(), Via::Normalized), (1, split, Via::Normalized)]);
+        assert_eq!(found("card 4111.1111.1111.1111."), vec![(0, "4111.1111.1111.1111".to_string(), Via::Normalized)]);
+        assert_eq!(
+            found("card 4111111111111111"),
+            vec![(0, "4111111111111111".to_string(), Via::Direct), (1, "4111111111111111".to_string(), Via::Direct)]
+        );
     }
 
     /// On long texts the literal-free rules run without the set: what the set would find, and a

@@ -74,6 +74,12 @@ impl Validator {
         }
     }
 
+    /// True for validators that prove a value is one (a checksum or a registry: Luhn, mod-97,
+    /// SSN ranges, an assigned country code) rather than only bound its shape.
+    pub fn proves_value(&self) -> bool {
+        matches!(self, Validator::Luhn | Validator::Iban | Validator::Ssn | Validator::E164)
+    }
+
     /// True when `text` passes.
     pub fn check(&self, text: &str) -> bool {
         match self {

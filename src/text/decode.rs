@@ -1,7 +1,9 @@
 //! Bounded decoding of embedded payloads (base64, hex, percent encoding).
 //!
-//! A payload is worth re-scanning only when it decodes to mostly printable UTF-8. Each payload
-//! remembers the span of its encoded form, so findings inside it point at what a reader sees.
+//! A payload is worth re-scanning only when it decodes to printable UTF-8: prose (words and
+//! spaces) is re-scanned by every rule, a bare value (`ghp_…`, `4111…`, an e-mail: no spaces)
+//! by the PII and secret rules. Each payload remembers the span of its encoded form, so
+//! findings inside it point at what a reader sees, and the mask covers the encoded bytes.
 
 use std::sync::LazyLock;
 
@@ -47,11 +49,13 @@ pub struct Payload {
     pub encoding: Encoding,
     /// The decoded text.
     pub decoded: String,
+    /// The decoded text reads as prose (letters and spaces), not only as a bare value.
+    pub prose: bool,
 }
 
 // ASCII-only classes: no Unicode word boundaries anywhere (see PERFORMANCE.md §3.1).
 static BASE64: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/_-]{16,}={0,2}").expect("static regex"));
-static HEX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:[0-9a-fA-F]{2}){12,}").expect("static regex"));
+static HEX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:[0-9a-fA-F]{2}){8,}").expect("static regex"));
 static PERCENT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:%[0-9a-fA-F]{2}[A-Za-z0-9._~+-]{0,3}){6,}").expect("static regex"));
 /// Runs that could hold any of the three encodings. One pass over the text finds them; the
 /// specific patterns then run only inside these (rare, in prose) runs.
@@ -87,8 +91,8 @@ fn find_in_run(text: &str, limits: &DecodeLimits) -> Vec<Payload> {
             Encoding::Hex => hex::decode(&encoded[..encoded.len() & !1]).ok(),
             Encoding::Percent => Some(decode_percent(encoded)),
         };
-        if let Some(decoded) = bytes.and_then(printable_text) {
-            payloads.push(Payload { span: Span::new(m.start(), end), encoding, decoded });
+        if let Some((decoded, prose)) = bytes.and_then(printable_text) {
+            payloads.push(Payload { span: Span::new(m.start(), end), encoding, decoded, prose });
         }
     };
     for m in HEX.find_iter(text) {
@@ -139,8 +143,11 @@ fn decode_percent(encoded: &str) -> Vec<u8> {
     out
 }
 
-/// Keep decoded bytes only if they read as text: valid UTF-8, mostly printable, with letters.
-fn printable_text(bytes: Vec<u8>) -> Option<String> {
+/// Keep decoded bytes only if they read as text: valid UTF-8 of at least 8 characters, every
+/// one printable (a value: random bytes almost never are), and say whether it is prose (mostly
+/// printable, half letters, with spaces). Hashes and binary decode to control bytes or invalid
+/// UTF-8 and are dropped.
+fn printable_text(bytes: Vec<u8>) -> Option<(String, bool)> {
     let text = String::from_utf8(bytes).ok()?;
     let total = text.chars().count();
     if total < 8 {
@@ -149,7 +156,8 @@ fn printable_text(bytes: Vec<u8>) -> Option<String> {
     let printable = text.chars().filter(|c| !c.is_control() || c.is_whitespace()).count();
     let letters = text.chars().filter(|c| c.is_alphabetic()).count();
     let spaces = text.chars().filter(|c| c.is_whitespace()).count();
-    (printable * 100 >= total * 95 && letters * 2 >= total && spaces > 0).then_some(text)
+    let prose = printable * 100 >= total * 95 && letters * 2 >= total && spaces > 0;
+    (prose || printable == total).then_some((text, prose))
 }
 
 #[cfg(test)]
@@ -176,7 +184,18 @@ mod tests {
 
     #[test]
     fn hashes_and_identifiers_are_not_payloads() {
-        let text = "commit 3fce3b5bb0231c4d9c1a2b3c4d5e6f7a8b9c0d1e and id ABCDEFGHIJKLMNOPQRST";
+        let text = "commit 3fce3b5bb0231c4d9c1a2b3c4d5e6f7a8b9c0d1e and id ABCDEFGHIJKLMNOPQRST, sha 9f86d081884c7d65";
         assert!(find_payloads(text, &DecodeLimits::default()).is_empty());
+    }
+
+    /// Issue 10: bare values (no spaces) inside base64 or hex were dropped as "not text".
+    #[test]
+    fn bare_values_decode_but_are_not_prose() {
+        let b64 = base64::engine::general_purpose::STANDARD.encode("ghp_WiLxQq79ZCb2DmK8VnJtx3YgFuNpEsR0abCd");
+        let hex = hex::encode("536-22-4871");
+        let text = format!("token {b64} ssn {hex}");
+        let payloads = find_payloads(&text, &DecodeLimits::default());
+        let got: Vec<(&str, bool, &str)> = payloads.iter().map(|p| (p.decoded.as_str(), p.prose, p.span.slice(&text))).collect();
+        assert_eq!(got, vec![("ghp_WiLxQq79ZCb2DmK8VnJtx3YgFuNpEsR0abCd", false, b64.as_str()), ("536-22-4871", false, hex.as_str())]);
     }
 }

@@ -5,6 +5,7 @@ use crate::budget::Budget;
 pub mod confusables;
 pub mod decode;
 pub mod normalize;
+pub mod values;
 
 pub use normalize::{normalize, normalize_keyword, Normalized, OffsetMap};
 
@@ -15,6 +16,9 @@ pub struct ScanText<'a> {
     pub original: &'a str,
     /// The normalized view (see [`normalize`]).
     pub normalized: Normalized,
+    /// The value view for PII and secret rules, when some rewrite applies (see
+    /// [`values::value_view`]).
+    pub values: Option<values::ValueView>,
     /// When detectors must stop (see [`crate::budget`]).
     pub budget: Budget,
 }
@@ -27,6 +31,11 @@ impl<'a> ScanText<'a> {
 
     /// Build the views of `original` for a scan that must stop when `budget` is spent.
     pub fn with_budget(original: &'a str, budget: Budget) -> ScanText<'a> {
-        ScanText { original, normalized: normalize::normalize_within(original, budget), budget }
+        ScanText {
+            original,
+            normalized: normalize::normalize_within(original, budget),
+            values: values::value_view(original, budget),
+            budget,
+        }
     }
 }

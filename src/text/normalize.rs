@@ -64,7 +64,7 @@ impl OffsetMap {
         Span::new(orig_start, orig_end.max(orig_start))
     }
 
-    fn linear(&mut self, norm: usize, orig: usize) {
+    pub(crate) fn linear(&mut self, norm: usize, orig: usize) {
         if let Some(last) = self.anchors.last() {
             if last.linear && orig >= last.orig && orig - last.orig == norm - last.norm {
                 return;
@@ -73,7 +73,7 @@ impl OffsetMap {
         self.anchors.push(Anchor { norm, orig, orig_len: 0, linear: true });
     }
 
-    fn replaced(&mut self, norm: usize, orig: usize, orig_len: usize) {
+    pub(crate) fn replaced(&mut self, norm: usize, orig: usize, orig_len: usize) {
         self.anchors.push(Anchor { norm, orig, orig_len, linear: false });
     }
 }

@@ -20,6 +20,8 @@ pub const SHAPES: &[Shape] = &[
     ("digits_and_separators", digits_and_separators),
     ("mixed_script_no_spaces", mixed_script_no_spaces),
     ("zero_width_everywhere", zero_width_everywhere),
+    ("separated_values", separated_values),
+    ("escaped_values", escaped_values),
 ];
 
 /// Repeat `unit` and cut at `len` bytes (on a char boundary, padded with ASCII).
@@ -128,4 +130,16 @@ pub fn mixed_script_no_spaces(len: usize) -> String {
 /// A zero-width space after every letter.
 pub fn zero_width_everywhere(len: usize) -> String {
     fill("i\u{200B}g\u{200B}n\u{200B}o\u{200B}r\u{200B}e\u{200B} ", len)
+}
+
+/// Valid cards, SSNs and IBANs behind separators the rules do not read: every run is joined in
+/// the value view and found (issue 10).
+pub fn separated_values(len: usize) -> String {
+    fill("4111.1111.1111.1111\n536/22/4871 de89 3704 0044 0532 0130 00\n4111\n1111\n1111\n1111 ", len)
+}
+
+/// Percent escapes and HTML character references everywhere, half of them standing for value
+/// characters, and full-width digits (issue 10: each is folded in the value view).
+pub fn escaped_values(len: usize) -> String {
+    fill("bob%40example.com&#52;&#x31;&commat;%2F&amp;４１%20１１&nbsp;", len)
 }

@@ -28,3 +28,4 @@ mod proxy;
 mod secrets_eval;
 mod stream;
 mod tuning;
+mod value_view;
