@@ -477,7 +477,7 @@ P("secret.truenas.api_key", "TRUENAS_API_KEY", "login_with_api_key\"[^\\[]{0,40}
 P("secret.psexec.password", "PASSWORD", "(?:psexec|PsExec|PSEXEC|psExec)[^\\n]{0,200}? -u [^ \\t\\r\\n]{1,64} -p ([^ \\t\\r\\n]{1,64})",
   ["psexec \\\\host01 -u admin -p ", ("a", 12), " cmd"], name="x", end=False, ent=2.5, score=0.8)
 P("secret.vmware.viserver_password", "PASSWORD", "(?:Connect-VIServer|connect-viserver)[^\\n]{0,200}? -[Pp]assword[ \\t]{1,16}[\"']?([^ \\t\\r\\n\"']{1,64})",
-  ["Connect-VIServer -Server vc01 -User admin@vsphere.local -Password ", ("a", 12)], name="x", end=False, ent=2.5, score=0.8)
+  ["Connect-VIServer -Server vc01 -User vcadmin -Password ", ("a", 12)], name="x", end=False, ent=2.5, score=0.8)
 K("secret.kubernetes.bootstrap_token_ctx", "K8S_TOKEN", ["bootstrap"], "[a-z0-9]{6}\\.[a-z0-9]{16}", [("l", 6), ".", ("l", 16)], ent=3.0)
 K("secret.thingsboard.provision_key", "THINGSBOARD_KEY", ["provisiondevice"], "[a-z0-9]{20}", [("l", 20)], ent=3.0, camel="provisionDevice")
 K("secret.postmark.token_ctx", "POSTMARK_TOKEN", ["postmark"], "[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}", [("uuid",)], ent=3.0)

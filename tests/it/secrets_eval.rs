@@ -5,7 +5,9 @@
 //! * benign config files (`tests/data/benign_configs/`, not used to tune any rule): the
 //!   false-positive budget of the generic and provider rules;
 //! * gitleaks' and noseyparker's own rule examples (`../shared/data/pii/secret_rule_examples.jsonl`),
-//!   cases no one here wrote: a floor, printed so a regression is visible.
+//!   cases no one here wrote: per upstream entity type, in or out of scope by
+//!   `tests/data/secrets_eval/upstream_types.toml`; 0.98 / 0.98 per type except the listed
+//!   shortfalls, which hold their measured floors.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -268,11 +270,50 @@ fn upstream_secret_examples_per_type() {
     assert!(overall.precision() >= UPSTREAM_OVERALL.1, "precision {:.3}", overall.precision());
 }
 
-/// In-scope types under 0.98 on the upstream examples: (type, recall floor, precision floor, why).
-const UPSTREAM_SHORT: &[(&str, f64, f64, &str)] = &[];
+/// In-scope types under 0.98 on the upstream examples (measured 2026-12-01): (type, recall
+/// floor, precision floor, why). The floors are the measured values; a type that reaches 0.98
+/// should leave this list. The others (79 types) assert 0.98 / 0.98.
+#[rustfmt::skip]
+const UPSTREAM_SHORT: &[(&str, f64, f64, &str)] = &[
+    ("adafruit", 0.666, 0.98, r#"`#define IO_KEY "aio_..."`: the aio_ rule is gated by the word adafruit, absent here"#),
+    ("anthropic", 0.98, 0.5, r#"gitleaks' negatives are made-up keys (`abc123xyz-456def...`) in the real shape; no fake-key filter"#),
+    ("auth0", 0.98, 0.8, r#"a negative holds a real-shaped AUTH0_CLIENT_SECRET (upstream needs the domain beside it)"#),
+    ("aws", 0.7, 0.875, r#"placeholders upstream counts as keys (`AKIADEADBEEF...`, 40 x `a`) are refused on entropy; a Bedrock `EXAMPLE` key in a negative is flagged"#),
+    ("azure", 0.967, 0.937, r#"a made-up 84-character DevOps PAT missed; two `Q~` strings inside URLs/markup flagged as AD client secrets"#),
+    ("blynk", 0.846, 0.98, r#"`curl -u oa2-client-id_...:secret` where the ID holds `-`: the curl user rule misses it"#),
+    ("codeclimate", 0.5, 0.98, r#"CC_TEST_REPORTER_ID: no CodeClimate rule"#),
+    ("curl", 0.689, 0.952, r#"quoted or braced `-u user:pass`, and `Api-Token:` / `Token:` / bare-UUID headers missed; a JWT in a negative flagged"#),
+    ("facebook", 0.5, 0.98, r#"`appid|secret` app tokens and `fbApiKey` (no `facebook` word) missed"#),
+    ("gcp", 0.98, 0.0, r#"gitleaks' negatives are 16 well-formed AIza keys it allowlists as published; Picket has no known-public list for Google keys"#),
+    ("generic", 0.325, 0.538, r#"prose passwords (`the password is 'x'`), code comparisons (`password == "x"`), .NET NetworkCredential/DirectoryEntry arguments, INI placeholders missed; placeholder-like values in negatives flagged"#),
+    ("google", 0.9, 0.98, r#"`"client_secret":"aaaa...-"` placeholder refused on entropy"#),
+    ("gradle", 0.0, 0.98, r#"`credentials { password 'password' }`: placeholder values, no Gradle rule"#),
+    ("hashicorp", 0.833, 0.98, r#"a 90-character legacy `s.` token with `-`/`_`, and unseal keys: no rule"#),
+    ("infracost", 0.98, 0.0, r#"a file name `.ico-<32 hex>.png` matched"#),
+    ("jenkins", 0.4, 0.98, r#"Jenkins-Crumb header, a jenkinsToken UUID and the setup-wizard password: no Jenkins rules"#),
+    ("jwt", 0.5, 0.98, r#"JWT signing secrets nested in YAML (`JWT:\n  secret: ...`) missed"#),
+    ("kubernetes", 0.666, 0.98, r#"bootstrap token-id and token-secret on two lines"#),
+    ("mailchimp", 0.98, 0.5, r#"a real-shaped key in an SDK call that gitleaks refuses by context"#),
+    ("netrc", 0.666, 0.98, r#"multi-line netrc (`login` / `password` on their own lines) missed"#),
+    ("newrelic", 0.785, 0.916, r#"placeholder license keys, a 40-hex license key without NRAL missed; an NRAL key in a negative flagged"#),
+    ("octopus", 0.98, 0.5, r#"`API-` + 32 hex inside a Notion URL matched"#),
+    ("odbc", 0.2, 0.666, r#"`Password=secret` / `Pwd=myPassword` placeholders and PHP escaped `\"` values missed; `\$_POST` flagged"#),
+    ("okta", 0.4, 0.666, r#"placeholders (`00aaaa...`) refused; an HCL default on the next line missed; a negative flagged"#),
+    ("openshift", 0.98, 0.0, r#"`sha256~XXXXXXXXXX_PUT_YOUR_TOKEN_HERE_...` placeholder flagged"#),
+    ("phpmailer", 0.5, 0.98, r#"`$mail->Password = '...'` missed"#),
+    ("postgres", 0.98, 0.9, r#"`secret` as the password of a URL in a negative flagged"#),
+    ("psexec", 0.833, 0.98, r#"`-p mypass` under the entropy floor"#),
+    ("reactapp", 0.98, 0.857, r#"`process.env.REACT_APP_..._PASSWORD` expression flagged by the high-entropy rule"#),
+    ("salesforce", 0.0, 0.98, r#"`00D...!...` tokens without a salesforce word nearby missed"#),
+    ("slack", 0.937, 0.98, r#"`xoxb-0000...-xxxx` placeholder refused (deliberately)"#),
+    ("sonarqube", 0.666, 0.98, r#"`sonar.login', '<40 hex>'` (quote-comma-quote) missed"#),
+    ("sourcegraph", 0.888, 0.98, r#"a bare 40-hex value after `sourcegraph:` missed"#),
+    ("tavily", 0.666, 0.98, r#"`tvly-xxxx...` placeholder refused (deliberately)"#),
+];
 
-/// Overall in-scope (recall, precision) floors on the upstream examples.
-const UPSTREAM_OVERALL: (f64, f64) = (0.0, 0.0);
+/// Overall in-scope (recall, precision) floors on the upstream examples: measured 0.815 / 0.895
+/// (tp 391, fp 46, fn 89) on 2026-12-01, from 0.575 / 0.566 when scored as one lumped type.
+const UPSTREAM_OVERALL: (f64, f64) = (0.81, 0.89);
 
 /// `tests/data/secrets_eval/upstream_types.toml`.
 #[derive(serde::Deserialize)]
