@@ -167,8 +167,7 @@ fn upstream_secret_examples_per_type() {
     let engine = Engine::new(EngineConfig::default()).unwrap();
     let min_score = engine.policy("default").map_or(0.5, |p| p.direction(Direction::Input).min_score);
 
-    let records: Vec<serde_json::Value> =
-        data.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let records: Vec<serde_json::Value> = data.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
     // Upstream's own positive values (their span, or the whole example without one): a finding
     // on a negative that is one of them (a sibling rule's secret) is not a false positive.
     let positives: Vec<(&str, String)> = records
