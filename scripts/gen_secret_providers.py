@@ -196,7 +196,7 @@ P("secret.newrelic.license_key", "NEWRELIC_KEY", "[a-f0-9]{36}NRAL", [("h", 36),
 P("secret.notion.token", "NOTION_TOKEN", "ntn_[0-9]{11}[A-Za-z0-9]{35}", ["ntn_", ("d", 11), ("a", 35)], name="NOTION_TOKEN")
 P("secret.notion.secret", "NOTION_TOKEN", "secret_[A-Za-z0-9]{43}", ["secret_", ("a", 43)], name="NOTION_API_KEY", ent=3.5)
 P("secret.octopus.api_key", "OCTOPUS_API_KEY", "API-[A-Z0-9]{26,32}", ["API-", ("u", 27)], name="OCTOPUS_API_KEY", ent=3.5)
-P("secret.openshift.user_token", "OPENSHIFT_TOKEN", "sha256~[A-Za-z0-9_-]{43}", ["sha256~", ("w", 43)], name="OC_TOKEN")
+P("secret.openshift.user_token", "OPENSHIFT_TOKEN", "sha256~[A-Za-z0-9_-]{43}", ["sha256~", ("w", 43)], name="OC_TOKEN", stop=["your_token", "xxxxxxxx"])
 P("secret.planetscale.token", "PLANETSCALE_TOKEN", "pscale_(?:tkn|oauth|pw)_[A-Za-z0-9_=.-]{32,64}", ["pscale_tkn_", ("w", 43)], name="PLANETSCALE_TOKEN")
 P("secret.postman.api_key", "POSTMAN_API_KEY", "PMAK-[a-f0-9]{24}-[a-f0-9]{34}", ["PMAK-", ("h", 24), "-", ("h", 34)], name="POSTMAN_API_KEY")
 P("secret.prefect.api_key", "PREFECT_API_KEY", "pnu_[A-Za-z0-9]{36}", ["pnu_", ("a", 36)], name="PREFECT_API_KEY")
@@ -481,6 +481,7 @@ P("secret.vmware.viserver_password", "PASSWORD", "(?:Connect-VIServer|connect-vi
 K("secret.kubernetes.bootstrap_token_ctx", "K8S_TOKEN", ["bootstrap"], "[a-z0-9]{6}\\.[a-z0-9]{16}", [("l", 6), ".", ("l", 16)], ent=3.0)
 K("secret.thingsboard.provision_key", "THINGSBOARD_KEY", ["provisiondevice"], "[a-z0-9]{20}", [("l", 20)], ent=3.0, camel="provisionDevice")
 K("secret.postmark.token_ctx", "POSTMARK_TOKEN", ["postmark"], "[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}", [("uuid",)], ent=3.0)
+K("secret.facebook.app_token_ctx", "FACEBOOK_TOKEN", ["facebook"], "[0-9]{15,16}\\|[A-Za-z0-9_-]{27,40}", [("d", 15), "|", ("w", 27)], ent=3.5)
 
 
 
@@ -607,6 +608,8 @@ def fires(r, t):
     rx = re.compile(py_pattern(r["pattern"]))
     for m in rx.finditer(t):
         g = m.group(1) if rx.groups else m.group(0)
+        if r["stop"] and any(w in m.group(0).lower() for w in r["stop"]):
+            continue  # stopwords are looked for in the whole match (detect/regex.rs)
         if g and (r["ent"] == 0 or entropy(g) >= r["ent"]):
             return True
     return False
@@ -660,6 +663,8 @@ def write_pack(rng):
             lines.append("group = 1")
         if r["ent"] > 0:
             lines.append(f"validator = {{ entropy = {r['ent']} }}")
+        if r["stop"]:
+            lines.append("stopwords = [" + ", ".join(toml_str(w) for w in r["stop"]) + "]")
         lines += [f"score = {r['score']}", 'action = "mask"', 'mask = "label"', "", "[rule.examples]",
                   "match = [" + ", ".join(toml_str(m) for m in matches) + "]",
                   "no_match = [" + ", ".join(toml_str(n) for n in nos) + "]", ""]

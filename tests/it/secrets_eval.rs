@@ -271,7 +271,7 @@ fn upstream_secret_examples_per_type() {
 
 /// In-scope types under 0.98 on the upstream examples (measured 2026-12-01): (type, recall
 /// floor, precision floor, why). The floors are the measured values; a type that reaches 0.98
-/// should leave this list. The others (79 types) assert 0.98 / 0.98.
+/// should leave this list. The others (80 types) assert 0.98 / 0.98.
 #[rustfmt::skip]
 const UPSTREAM_SHORT: &[(&str, f64, f64, &str)] = &[
     ("adafruit", 0.666, 0.98, r#"`#define IO_KEY "aio_..."`: the aio_ rule is gated by the word adafruit, absent here"#),
@@ -282,7 +282,7 @@ const UPSTREAM_SHORT: &[(&str, f64, f64, &str)] = &[
     ("blynk", 0.846, 0.98, r#"`curl -u oa2-client-id_...:secret` where the ID holds `-`: the curl user rule misses it"#),
     ("codeclimate", 0.5, 0.98, r#"CC_TEST_REPORTER_ID: no CodeClimate rule"#),
     ("curl", 0.689, 0.952, r#"quoted or braced `-u user:pass`, and `Api-Token:` / `Token:` / bare-UUID headers missed; a JWT in a negative flagged"#),
-    ("facebook", 0.5, 0.98, r#"`appid|secret` app tokens and `fbApiKey` (no `facebook` word) missed"#),
+    ("facebook", 0.7, 0.98, r#"`fbApiKey` (no `facebook` word) and an `appid|secret` token after `facebook access_token` missed"#),
     ("gcp", 0.98, 0.0, r#"gitleaks' negatives are 16 well-formed AIza keys it allowlists as published; Picket has no known-public list for Google keys"#),
     ("generic", 0.325, 0.538, r#"prose passwords (`the password is 'x'`), code comparisons (`password == "x"`), .NET NetworkCredential/DirectoryEntry arguments, INI placeholders missed; placeholder-like values in negatives flagged"#),
     ("google", 0.9, 0.98, r#"`"client_secret":"aaaa...-"` placeholder refused on entropy"#),
@@ -298,7 +298,6 @@ const UPSTREAM_SHORT: &[(&str, f64, f64, &str)] = &[
     ("octopus", 0.98, 0.5, r#"`API-` + 32 hex inside a Notion URL matched"#),
     ("odbc", 0.2, 0.666, r#"`Password=secret` / `Pwd=myPassword` placeholders and PHP escaped `\"` values missed; `\$_POST` flagged"#),
     ("okta", 0.4, 0.666, r#"placeholders (`00aaaa...`) refused; an HCL default on the next line missed; a negative flagged"#),
-    ("openshift", 0.98, 0.0, r#"`sha256~XXXXXXXXXX_PUT_YOUR_TOKEN_HERE_...` placeholder flagged"#),
     ("phpmailer", 0.5, 0.98, r#"`$mail->Password = '...'` missed"#),
     ("postgres", 0.98, 0.9, r#"`secret` as the password of a URL in a negative flagged"#),
     ("psexec", 0.833, 0.98, r#"`-p mypass` under the entropy floor"#),
@@ -310,8 +309,8 @@ const UPSTREAM_SHORT: &[(&str, f64, f64, &str)] = &[
     ("tavily", 0.666, 0.98, r#"`tvly-xxxx...` placeholder refused (deliberately)"#),
 ];
 
-/// Overall in-scope (recall, precision) floors on the upstream examples: measured 0.815 / 0.895
-/// (tp 391, fp 46, fn 89) on 2026-12-01, from 0.575 / 0.566 when scored as one lumped type.
+/// Overall in-scope (recall, precision) floors on the upstream examples: measured 0.819 / 0.897
+/// (tp 393, fp 45, fn 87) on 2026-12-01, from 0.575 / 0.566 when scored as one lumped type.
 const UPSTREAM_OVERALL: (f64, f64) = (0.81, 0.89);
 
 /// `tests/data/secrets_eval/upstream_types.toml`.
