@@ -211,7 +211,9 @@ fn unit_at(original: &str, pos: usize, out: &mut String) -> (usize, Kind) {
                 .get(pos + 1..pos + 3)
                 .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                 .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
-            match hex.filter(u8::is_ascii) {
+            // In a URL, `%40` is how userinfo writes an `@` (`user:p%40ss@host`): decoding it
+            // would split the password where the URL does not.
+            match hex.filter(|&b| b.is_ascii() && !(b == b'@' && in_url(bytes, pos))) {
                 Some(b) => (3, escaped(char::from(b), out)),
                 None => {
                     out.push('%');
@@ -231,6 +233,14 @@ fn unit_at(original: &str, pos: usize, out: &mut String) -> (usize, Kind) {
             (ch.len_utf8(), fold_char(ch, out))
         }
     }
+}
+
+/// Whether `pos` is inside a URL: the run of non-whitespace before it (looked at up to 2 KiB
+/// back, so the check stays linear) holds `://`.
+fn in_url(bytes: &[u8], pos: usize) -> bool {
+    let from = pos.saturating_sub(2048);
+    let start = bytes[from..pos].iter().rposition(u8::is_ascii_whitespace).map_or(from, |i| from + i + 1);
+    bytes[start..pos].windows(3).any(|w| w == b"://")
 }
 
 /// An escape stands for `c`: a value character (or one folded to it) is a value.
@@ -567,6 +577,16 @@ mod tests {
             let span = v.view.map.to_original(at, at + value.len());
             assert_eq!(span.slice(original), covered, "{original:?}");
         }
+    }
+
+    #[test]
+    fn a_url_keeps_its_escaped_at() {
+        // The password is `D1fficultP%40ssw0rd` as the URL reads it; a decoded `@` would end it early.
+        assert_eq!(view("mongodb://u:D1fficultP%40ssw0rd@%2Ftmp%2Fmongodb-27017.sock"), None);
+        assert_eq!(
+            view("see mongodb://u:p@h/ then mail bob%40example.com").as_deref(),
+            Some("see mongodb://u:p@h/ then mail bob@example.com")
+        );
     }
 
     #[test]
