@@ -117,20 +117,16 @@ impl Drop for Daemon {
     }
 }
 
+/// Every span received so far.
+fn all_spans(received: &Received) -> Vec<Span> {
+    received.lock().unwrap().iter().flat_map(|r| &r.resource_spans).flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans).cloned().collect()
+}
+
 /// Every received span of the trace `trace_id`, once a span named `last` has arrived.
 async fn wait_for_trace(received: &Received, trace_id: &[u8], last: &str) -> Vec<Span> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let spans: Vec<Span> = received
-            .lock()
-            .unwrap()
-            .iter()
-            .flat_map(|r| &r.resource_spans)
-            .flat_map(|r| &r.scope_spans)
-            .flat_map(|s| &s.spans)
-            .filter(|s| s.trace_id == trace_id)
-            .cloned()
-            .collect();
+        let spans: Vec<Span> = all_spans(received).into_iter().filter(|s| s.trace_id == trace_id).collect();
         if spans.iter().any(|s| s.name == last) {
             return spans;
         }
@@ -251,16 +247,7 @@ async fn a_traced_scan_arrives_as_one_trace_under_the_callers_span_without_text(
     let status = daemon.stop().await;
     assert!(status.success(), "{status:?}");
     // Shutdown sent what was queued: the second request's own root span.
-    let roots: Vec<Span> = received
-        .lock()
-        .unwrap()
-        .iter()
-        .flat_map(|r| &r.resource_spans)
-        .flat_map(|r| &r.scope_spans)
-        .flat_map(|s| &s.spans)
-        .filter(|s| s.name == "request" && s.parent_span_id.is_empty())
-        .cloned()
-        .collect();
+    let roots: Vec<Span> = all_spans(&received).into_iter().filter(|s| s.name == "request" && s.parent_span_id.is_empty()).collect();
     assert_eq!(roots.len(), 1, "{roots:?}");
     assert_ne!(roots[0].trace_id, trace_id);
 
